@@ -1,0 +1,142 @@
+"""What every method shares: backbone, multi-view forward, momentum targets, optimiser groups, hyper-parameters.
+
+A method file subclasses `Method`, declares its `defaults`, builds its head(s) in `__init__` and writes `loss`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from lightly.models.utils import deactivate_requires_grad, update_momentum
+from lightly.utils.scheduler import cosine_schedule
+from torch import Tensor, nn
+
+from zoo.backbones import create_backbone
+from zoo.errors import UnknownNameError, ZooError
+from zoo.registry import did_you_mean
+
+# progress in [0, 1] is mapped onto this many steps for lightly's step-based cosine schedule
+_SCHEDULE_RESOLUTION = 100_000
+
+
+class Method(nn.Module):
+    """Base class of every SSL method; the trainer and the tests only rely on what is defined here."""
+
+    name: ClassVar[str] = ""  # set by @register_method
+    family: ClassVar[str] = ""  # contrastive, binary-contrastive, distillation, redundancy-reduction, ...
+    paper: ClassVar[str] = ""  # short citation of the method's paper
+    default_augment: ClassVar[str] = "simclr"  # augmentation preset the method was published with
+    defaults: ClassVar[dict[str, Any]] = {}  # hyper-parameters and their published defaults
+    requires_labels: ClassVar[bool] = False  # supervised methods receive the batch's labels in `loss`
+    n_views: ClassVar[int] = 2  # global views the method expects per image
+
+    def __init__(
+        self,
+        *,
+        backbone: str = "resnet18",
+        image_size: int = 32,
+        small_stem: bool | None = None,
+        pretrained: bool = False,
+        **hparams: Any,
+    ) -> None:
+        super().__init__()
+        self.hparams: dict[str, Any] = resolve_hparams(type(self), hparams)
+        self.backbone_name = backbone
+        self.image_size = image_size
+        self.backbone, self.num_features = create_backbone(
+            backbone, image_size=image_size, small_stem=small_stem, pretrained=pretrained
+        )
+        self._momentum_pairs: list[tuple[nn.Module, nn.Module]] = []
+
+    # --- the contract -------------------------------------------------------------------------------------
+    def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
+        """The SSL loss of a batch given as >= 2 augmented views (same images, same order)."""
+        raise NotImplementedError
+
+    def embed(self, images: Tensor) -> Tensor:
+        """Backbone features (B, num_features) used for evaluation."""
+        return self.backbone(images)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.embed(images)
+
+    def step_end(self, progress: float) -> None:
+        """Called after every optimiser step; moves momentum targets along a cosine schedule (BYOL, sec. 3.2)."""
+        if not self._momentum_pairs:
+            return
+        m = self.momentum_at(progress)
+        for online, target in self._momentum_pairs:
+            update_momentum(online, target, m)
+
+    def momentum_at(self, progress: float) -> float:
+        """EMA coefficient: `momentum` at the start of training, `momentum_end` at its end, cosine in between."""
+        step = round(min(max(progress, 0.0), 1.0) * _SCHEDULE_RESOLUTION)
+        return cosine_schedule(
+            step, _SCHEDULE_RESOLUTION + 1, self.hparams["momentum"], self.hparams.get("momentum_end", 1.0)
+        )
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Optimiser groups: biases and norm parameters get no weight decay (and so no LARS adaptation)."""
+        decay, no_decay = [], []
+        for p in self.parameters():
+            if p.requires_grad:
+                (no_decay if p.ndim <= 1 else decay).append(p)
+        return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+    # --- helpers for method files ---------------------------------------------------------------------------
+    def momentum_copy(self, module: nn.Module) -> nn.Module:
+        """A frozen copy of `module` that `step_end` moves towards it by EMA; needs a `momentum` hyper-parameter."""
+        if "momentum" not in self.hparams:
+            raise TypeError(f"{type(self).__name__} uses a momentum target but declares no 'momentum' default")
+        target = copy.deepcopy(module)
+        deactivate_requires_grad(target)
+        self._momentum_pairs.append((module, target))
+        return target
+
+    def encode(self, views: Sequence[Tensor], *modules: nn.Module) -> list[Tensor]:
+        """Apply `modules` in sequence to every view; views of one size share one batched pass."""
+        out: list[Tensor | None] = [None] * len(views)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for i, v in enumerate(views):
+            by_shape.setdefault(tuple(v.shape[1:]), []).append(i)
+        for idx in by_shape.values():
+            x = torch.cat([views[i] for i in idx])
+            for module in modules:
+                x = module(x)
+            for i, chunk in zip(idx, x.chunk(len(idx)), strict=True):
+                out[i] = chunk
+        return out  # type: ignore[return-value]
+
+
+def resolve_hparams(cls: type[Method], given: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overridden by `given`; unknown names and values of the wrong type are user errors."""
+    resolved = dict(cls.defaults)
+    for key, value in given.items():
+        if key not in cls.defaults:
+            raise UnknownNameError(
+                f"unknown hyper-parameter {key!r} for method {cls.name!r}: {did_you_mean(key, cls.defaults)}"
+            )
+        resolved[key] = coerce_like(cls.defaults[key], value, f"method {cls.name!r} hyper-parameter {key!r}")
+    return resolved
+
+
+def coerce_like(default: Any, value: Any, what: str) -> Any:
+    """`value` in the type of `default` (an int is a valid float); anything else is a ZooError naming `what`."""
+    if isinstance(default, bool) or default is None:
+        ok = isinstance(value, bool) if isinstance(default, bool) else True
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, list | tuple):
+        ok = isinstance(value, list | tuple)
+        value = type(default)(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ZooError(f"{what} must be {type(default).__name__} (like the default {default!r}), got {value!r}")
+    return value

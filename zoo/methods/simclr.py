@@ -1,0 +1,36 @@
+"""SimCLR (Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations", ICML 2020).
+
+CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/simclr.yaml): projector
+2048 -> 256, temperature 0.2, LARS lr 0.4 at batch 256.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightly.loss import NTXentLoss
+from lightly.models.modules.heads import SimCLRProjectionHead
+from torch import Tensor
+
+from zoo.methods import register_method
+from zoo.methods.base import Method
+
+
+@register_method("simclr")
+class SimCLR(Method):
+    """InfoNCE (NT-Xent) over the 2N views of a batch, one network on both views."""
+
+    family = "contrastive"
+    paper = "Chen et al., SimCLR, ICML 2020"
+    default_augment = "simclr"
+    defaults = {"temperature": 0.2, "proj_hidden_dim": 2048, "proj_output_dim": 256, "gather_distributed": False}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        h = self.hparams
+        self.projector = SimCLRProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
+        self.criterion = NTXentLoss(temperature=h["temperature"], gather_distributed=h["gather_distributed"])
+
+    def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
+        z1, z2 = self.encode(views[:2], self.backbone, self.projector)
+        return self.criterion(z1, z2)
