@@ -54,7 +54,7 @@ class MIBinaryLoss(nn.Module):
         gather_distributed: take negatives from the global batch of all data-parallel ranks, with gradients.
 
     `forward(z1, z2)` takes two (N, D) projections of the same N images and returns the scalar loss. Similarities
-    are computed in float32 whatever the input dtype; the result is invariant to scaling any row.
+    are computed in float32 at least, whatever the input dtype; the result is invariant to scaling any row.
     """
 
     def __init__(
@@ -79,7 +79,8 @@ class MIBinaryLoss(nn.Module):
             raise ValueError(
                 f"MIBinaryLoss needs two (N, D) tensors with N >= 2, got {tuple(z1.shape)}, {tuple(z2.shape)}"
             )
-        u1, u2 = F.normalize(z1.float(), dim=1), F.normalize(z2.float(), dim=1)
+        dtype = torch.promote_types(z1.dtype, torch.float32)  # at least float32 (float64 stays float64)
+        u1, u2 = F.normalize(z1.to(dtype), dim=1), F.normalize(z2.to(dtype), dim=1)
         world, rank = 1, 0
         k1, k2 = u1, u2
         if self.gather_distributed and dist.world_size() > 1:

@@ -1,0 +1,46 @@
+"""timm backbones with the small-image stem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from zoo.errors import PretrainedWeightsError
+
+
+def test_resnet18_small_stem_at_32px() -> None:
+    model, width = zoo.create_backbone("resnet18", image_size=32)
+    assert width == 512
+    assert model.conv1.kernel_size == (3, 3) and model.conv1.stride == (1, 1)
+    assert isinstance(model.maxpool, nn.Identity)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 512)
+
+
+def test_deep_stem_resnet_is_replaced_too() -> None:
+    model, _ = zoo.create_backbone("resnet10t", image_size=28)
+    assert isinstance(model.conv1, nn.Conv2d) and model.conv1.out_channels == model.bn1.num_features
+
+
+@pytest.mark.parametrize(("image_size", "small_stem", "expect_small"), [(96, None, False), (224, True, True)])
+def test_stem_override(image_size: int, small_stem: bool | None, expect_small: bool) -> None:
+    model, _ = zoo.create_backbone("test_resnet", image_size=image_size, small_stem=small_stem)
+    assert isinstance(model.maxpool, nn.Identity) is expect_small
+
+
+def test_transformer_takes_the_image_size() -> None:
+    model, width = zoo.create_backbone("test_vit", image_size=32)
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, width)
+
+
+def test_list_backbones() -> None:
+    names = zoo.list_backbones("resnet1*")
+    assert "resnet18" in names and names == sorted(names)
+
+
+def test_pretrained_offline_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", "/nonexistent-zoo-cache")
+    with pytest.raises(PretrainedWeightsError, match="resnet18"):
+        zoo.create_backbone("resnet18", pretrained=True)

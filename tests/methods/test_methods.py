@@ -1,0 +1,111 @@
+"""Every registered method, timm style: the contract DESIGN.md promises the trainer, tests and reports."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+import zoo
+from tests.conftest import TINY_BACKBONE
+from zoo.methods import get_method_class
+
+METHODS = zoo.list_methods()
+
+
+def _views(method_cls: type, batch: int = 8, seed: int = 1) -> tuple[list[torch.Tensor], torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    views = [torch.randn(batch, 3, 32, 32, generator=g) for _ in range(method_cls.n_views)]
+    return views, torch.arange(batch) % 4
+
+
+def _loss(method: zoo.Method, views: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    return method.loss(views, labels if method.requires_labels else None)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_loss_is_finite_and_reaches_every_trainable_parameter(name: str) -> None:
+    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    views, labels = _views(type(method))
+    loss = _loss(method, views, labels)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    for pname, p in method.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None, f"{name}: no gradient reaches {pname}"
+            assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient in {pname}"
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_momentum_targets_change_only_in_step_end(name: str) -> None:
+    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    frozen = [p for p in method.parameters() if not p.requires_grad]
+    if not method._momentum_pairs:
+        assert not frozen, f"{name} has frozen parameters but no momentum target"
+        return
+    before = [p.detach().clone() for p in frozen]
+    optimizer = torch.optim.SGD(method.param_groups()[0]["params"], lr=0.5)
+    views, labels = _views(type(method))
+    _loss(method, views, labels).backward()
+    optimizer.step()
+    assert all(torch.equal(a, p) for a, p in zip(before, frozen, strict=True)), "target moved in optimiser step"
+    method.step_end(0.0)
+    assert any(not torch.equal(a, p) for a, p in zip(before, frozen, strict=True)), "step_end left targets alone"
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
+    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    optimizer = torch.optim.AdamW(method.param_groups(), lr=1e-3, weight_decay=0.0)
+    views, labels = _views(type(method), batch=16)
+    losses = []
+    for step in range(20):
+        loss = _loss(method, views, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        method.step_end(step / 20)
+        losses.append(loss.item())
+    assert min(losses[-3:]) < losses[0], f"{name}: {losses[0]:.4f} -> {losses[-1]:.4f}"
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_state_dict_round_trips(name: str) -> None:
+    a = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    b = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    buffer = io.BytesIO()
+    torch.save(a.state_dict(), buffer)
+    buffer.seek(0)
+    b.load_state_dict(torch.load(buffer, weights_only=True))
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_contract_metadata(name: str) -> None:
+    cls = get_method_class(name)
+    assert cls.name == name and cls.family and cls.paper and cls.default_augment in zoo.list_augments()
+    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    assert method.hparams == cls.defaults
+    features = method.embed(torch.randn(3, 3, 32, 32))
+    assert features.shape == (3, method.num_features)
+    decay, no_decay = method.param_groups()
+    assert no_decay["weight_decay"] == 0.0 and all(p.ndim <= 1 for p in no_decay["params"])
+    n_trainable = sum(p.requires_grad for p in method.parameters())
+    assert len(decay["params"]) + len(no_decay["params"]) == n_trainable
+
+
+def test_unknown_hyper_parameter_names_the_closest() -> None:
+    with pytest.raises(zoo.UnknownNameError, match="'tau'.*tau_neg"):
+        zoo.create_method("mi-binary", backbone=TINY_BACKBONE, tau=0.1)
+
+
+def test_wrong_hyper_parameter_type() -> None:
+    with pytest.raises(zoo.ZooError, match="tau_pos.*float"):
+        zoo.create_method("mi-binary", backbone=TINY_BACKBONE, tau_pos="hot")
+
+
+def test_int_is_accepted_for_float_hyper_parameter() -> None:
+    method = zoo.create_method("mi-binary", backbone=TINY_BACKBONE, tau_pos=1)
+    assert method.hparams["tau_pos"] == 1.0 and isinstance(method.hparams["tau_pos"], float)
