@@ -14,9 +14,9 @@ from zoo.methods import get_method_class
 METHODS = zoo.list_methods()
 
 
-def _views(method_cls: type, batch: int = 8, seed: int = 1) -> tuple[list[torch.Tensor], torch.Tensor]:
+def _views(method: zoo.Method, batch: int = 8, seed: int = 1) -> tuple[list[torch.Tensor], torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    views = [torch.randn(batch, 3, 32, 32, generator=g) for _ in range(method_cls.n_views)]
+    views = [torch.randn(batch, 3, size, size, generator=g) for size in method.view_sizes()]
     return views, torch.arange(batch) % 4
 
 
@@ -27,7 +27,7 @@ def _loss(method: zoo.Method, views: list[torch.Tensor], labels: torch.Tensor) -
 @pytest.mark.parametrize("name", METHODS)
 def test_loss_is_finite_and_reaches_every_trainable_parameter(name: str) -> None:
     method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
-    views, labels = _views(type(method))
+    views, labels = _views(method)
     loss = _loss(method, views, labels)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
@@ -46,7 +46,7 @@ def test_momentum_targets_change_only_in_step_end(name: str) -> None:
         return
     before = [p.detach().clone() for p in frozen]
     optimizer = torch.optim.SGD(method.param_groups()[0]["params"], lr=0.5)
-    views, labels = _views(type(method))
+    views, labels = _views(method)
     _loss(method, views, labels).backward()
     optimizer.step()
     assert all(torch.equal(a, p) for a, p in zip(before, frozen, strict=True)), "target moved in optimiser step"
@@ -58,7 +58,7 @@ def test_momentum_targets_change_only_in_step_end(name: str) -> None:
 def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
     method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
     optimizer = torch.optim.AdamW(method.param_groups(), lr=1e-3, weight_decay=0.0)
-    views, labels = _views(type(method), batch=16)
+    views, labels = _views(method, batch=16)
     losses = []
     for step in range(20):
         loss = _loss(method, views, labels)

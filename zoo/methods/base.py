@@ -32,6 +32,8 @@ class Method(nn.Module):
     defaults: ClassVar[dict[str, Any]] = {}  # hyper-parameters and their published defaults
     requires_labels: ClassVar[bool] = False  # supervised methods receive the batch's labels in `loss`
     n_views: ClassVar[int] = 2  # global views the method expects per image
+    n_local_views: ClassVar[int] = 0  # extra small multi-crop views (SwAV, DINO), after the global ones
+    local_view_ratio: ClassVar[float] = 0.5  # local view size as a fraction of the global image size
 
     def __init__(
         self,
@@ -59,6 +61,11 @@ class Method(nn.Module):
     def embed(self, images: Tensor) -> Tensor:
         """Backbone features (B, num_features) used for evaluation."""
         return self.backbone(images)
+
+    def view_sizes(self) -> list[int]:
+        """The side length of every view `loss` expects, global views first; the trainer builds them so."""
+        local = max(8, round(self.image_size * self.local_view_ratio))
+        return [self.image_size] * self.n_views + [local] * self.n_local_views
 
     def forward(self, images: Tensor) -> Tensor:
         return self.embed(images)
