@@ -1,0 +1,136 @@
+"""Augmentation presets as data: one frozen dataclass, one table row per preset.
+
+A preset says what each view gets; `zoo.augment.pipeline` turns it into kornia pipelines. Size-dependent choices
+(no blur on 32 px CIFAR, blur on 96 px STL-10) are fields (`blur_min_size`, `solarize_min_size`), never special
+cases on a preset's name. A new preset (a multi-crop one, say) is one more row in `_TABLE`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from zoo.errors import RecipeError
+from zoo.registry import Registry
+
+_PAIRS = ("crop_scale", "crop_ratio", "local_crop_scale", "blur_sigma")
+_PER_VIEW = ("blur_p", "solarize_p")
+_PROBABILITIES = ("flip_p", "jitter_p", "gray_p", "local_blur_p", "local_solarize_p")
+
+
+@dataclass(frozen=True)
+class AugmentPreset:
+    """What every view of one preset gets; `blur_p` and `solarize_p` hold one probability per view, cycled.
+
+    Lists (as TOML gives them) are turned into tuples and a bare number into a one-view tuple, so a preset built
+    from a recipe compares equal to one written in Python. Bad values raise `RecipeError`.
+    """
+
+    description: str
+    source: str
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    flip_p: float = 0.5
+    jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1)  # brightness, contrast, saturation, hue
+    jitter_p: float = 0.8
+    gray_p: float = 0.2
+    blur_p: tuple[float, ...] = (0.0,)
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    blur_kernel_frac: float = 0.1
+    blur_min_size: int = 96
+    solarize_p: tuple[float, ...] = (0.0,)
+    solarize_threshold: float = 0.5
+    solarize_min_size: int = 0
+    local_crop_scale: tuple[float, float] = (0.05, 0.4)
+    local_blur_p: float = 0.5
+    local_solarize_p: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in (*_PAIRS, "jitter", *_PER_VIEW):
+            value = getattr(self, name)
+            value = (value,) if isinstance(value, int | float) else value
+            if not isinstance(value, Sequence) or isinstance(value, str):
+                raise RecipeError(f"augmentation field {name!r} must be a list of numbers, got {value!r}")
+            object.__setattr__(self, name, tuple(_number(name, v) for v in value))
+        for name in (*_PROBABILITIES, "blur_kernel_frac", "solarize_threshold"):
+            object.__setattr__(self, name, _number(name, getattr(self, name)))
+        for name in ("blur_min_size", "solarize_min_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise RecipeError(f"augmentation field {name!r} must be a whole number of pixels, got {value!r}")
+        self._validate()
+
+    def _validate(self) -> None:
+        for name in _PAIRS:
+            pair = getattr(self, name)
+            if len(pair) != 2 or not 0 <= pair[0] <= pair[1]:
+                raise RecipeError(f"augmentation field {name!r} must be [low, high] with 0 <= low <= high")
+        for name in ("crop_scale", "local_crop_scale"):
+            if not 0 < getattr(self, name)[0] <= getattr(self, name)[1] <= 1:
+                raise RecipeError(f"augmentation field {name!r} must lie in (0, 1], got {getattr(self, name)}")
+        if len(self.jitter) != 4 or min(self.jitter) < 0 or self.jitter[3] > 0.5:
+            raise RecipeError(
+                "augmentation field 'jitter' must be [brightness, contrast, saturation, hue], all >= 0, "
+                f"hue <= 0.5; got {self.jitter}"
+            )
+        for name in _PER_VIEW:
+            if not getattr(self, name):
+                raise RecipeError(f"augmentation field {name!r} needs at least one probability")
+        for name in (*_PER_VIEW, *_PROBABILITIES, "solarize_threshold"):
+            for p in _as_tuple(getattr(self, name)):
+                if not 0 <= p <= 1:
+                    raise RecipeError(f"augmentation field {name!r} must be in [0, 1], got {getattr(self, name)}")
+        if self.blur_kernel_frac <= 0 or self.blur_sigma[0] <= 0 or self.crop_ratio[0] <= 0:
+            raise RecipeError("augmentation fields 'blur_kernel_frac', 'blur_sigma', 'crop_ratio' must be positive")
+
+    def blur_kernel(self, size: int) -> int:
+        """The blur kernel for `size` px views: `blur_kernel_frac` of the size, made odd (SimCLR: 10 %, 23 at 224)."""
+        kernel = int(self.blur_kernel_frac * size)
+        return max(3, kernel + 1 - kernel % 2)
+
+
+def preset_fields() -> list[str]:
+    """The field names an override may set."""
+    return [f.name for f in fields(AugmentPreset)]
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RecipeError(f"augmentation field {name!r} needs numbers, got {value!r}")
+    return float(value)
+
+
+def _as_tuple(value: float | tuple[float, ...]) -> tuple[float, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+_TABLE: dict[str, AugmentPreset] = {
+    "simclr": AugmentPreset(
+        description="SimCLR: symmetric crop, flip, strong colour jitter, grey, blur from 96 px",
+        source="Chen et al. 2020, A Simple Framework for Contrastive Learning (SimCLR), appendix A; "
+        "blur dropped on CIFAR-10 as in its appendix B.9",
+        blur_p=(0.5,),
+    ),
+    "byol": AugmentPreset(
+        description="BYOL: asymmetric views, blur p 1.0/0.1 (from 96 px), solarize p 0.0/0.2",
+        source="Grill et al. 2020, Bootstrap Your Own Latent (BYOL), table 6",
+        jitter=(0.4, 0.4, 0.2, 0.1),
+        blur_p=(1.0, 0.1),
+        solarize_p=(0.0, 0.2),
+    ),
+    "mio": AugmentPreset(
+        description="MIO: CIFAR crop 0.8-1 without blur or solarize; blur p 0.5 and solarize p 0.2 from 96 px",
+        source="Manna et al., Mutual Information Optimization using Self-Supervised Binary Contrastive Learning "
+        "(arXiv 2111.12664) and the authors' 2021 code: CIFAR and STL-10 settings",
+        crop_scale=(0.8, 1.0),
+        blur_p=(0.5,),
+        solarize_p=(0.2,),
+        solarize_min_size=96,
+    ),
+}
+
+PRESETS: Registry[AugmentPreset] = Registry("augmentation preset")
+for _name, _preset in _TABLE.items():
+    PRESETS.register(_name)(_preset)
