@@ -71,6 +71,14 @@ def test_low_precision_input_computes_in_float32() -> None:
     assert loss.item() == pytest.approx(MIBinaryLoss()(z1.float(), z2.float()).item(), abs=1e-6)
 
 
+def test_float32_similarities_under_autocast() -> None:
+    z1, z2 = torch.randn(6, 8), torch.randn(6, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = MIBinaryLoss()(z1, z2)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(MIBinaryLoss()(z1, z2).item(), abs=1e-6)
+
+
 def test_any_batch_size_and_mask_cache() -> None:
     loss = MIBinaryLoss()
     for n in (2, 5, 2, 9):

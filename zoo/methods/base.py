@@ -52,6 +52,10 @@ class Method(nn.Module):
             backbone, image_size=image_size, small_stem=small_stem, pretrained=pretrained
         )
         self._momentum_pairs: list[tuple[nn.Module, nn.Module]] = []
+        # optimiser steps taken: a buffer for checkpoints, mirrored by an int so no step waits on the device
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        self.step_count = 0
+        self.register_load_state_dict_post_hook(_sync_step_count)
 
     # --- the contract -------------------------------------------------------------------------------------
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
@@ -71,7 +75,9 @@ class Method(nn.Module):
         return self.embed(images)
 
     def step_end(self, progress: float) -> None:
-        """Called after every optimiser step; moves momentum targets along a cosine schedule (BYOL, sec. 3.2)."""
+        """Called after every optimiser step: counts it and moves momentum targets on a cosine schedule (BYOL 3.2)."""
+        self.step_count += 1
+        self.steps_done.fill_(self.step_count)
         if not self._momentum_pairs:
             return
         m = self.momentum_at(progress)
@@ -103,6 +109,20 @@ class Method(nn.Module):
         self._momentum_pairs.append((module, target))
         return target
 
+    def freeze_for_steps(self, module: nn.Module, hparam: str) -> None:
+        """Zero the gradients of `module` until `hparams[hparam]` steps are done (SwAV prototypes, DINO last layer).
+
+        Zeroed rather than dropped: every parameter keeps a gradient (data-parallel training needs one) and
+        `requires_grad` never changes under the optimiser.
+        """
+
+        def hold(grad: Tensor) -> Tensor:
+            return grad if self.step_count >= self.hparams[hparam] else torch.zeros_like(grad)
+
+        for p in module.parameters():
+            if p.requires_grad:
+                p.register_hook(hold)
+
     def encode(self, views: Sequence[Tensor], *modules: nn.Module) -> list[Tensor]:
         """Apply `modules` in sequence to every view; views of one size share one batched pass."""
         out: list[Tensor | None] = [None] * len(views)
@@ -116,6 +136,17 @@ class Method(nn.Module):
             for i, chunk in zip(idx, x.chunk(len(idx)), strict=True):
                 out[i] = chunk
         return out  # type: ignore[return-value]
+
+
+def _sync_step_count(module: nn.Module, incompatible_keys: object) -> None:
+    module.step_count = int(module.steps_done)
+
+
+def persist_bank(bank: nn.Module) -> nn.Module:
+    """Make a lightly memory bank part of the state dict (lightly registers it non-persistent), so resume keeps it."""
+    bank.register_buffer("bank", bank.bank)
+    bank.register_buffer("bank_ptr", bank.bank_ptr)
+    return bank
 
 
 def resolve_hparams(cls: type[Method], given: dict[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,10 @@ class MIBinaryLoss(nn.Module):
             raise ValueError(
                 f"MIBinaryLoss needs two (N, D) tensors with N >= 2, got {tuple(z1.shape)}, {tuple(z2.shape)}"
             )
+        with torch.autocast(z1.device.type, enabled=False):  # similarities in float32 even under mixed precision
+            return self._loss(z1, z2)
+
+    def _loss(self, z1: Tensor, z2: Tensor) -> Tensor:
         dtype = torch.promote_types(z1.dtype, torch.float32)  # at least float32 (float64 stays float64)
         u1, u2 = F.normalize(z1.to(dtype), dim=1), F.normalize(z2.to(dtype), dim=1)
         world, rank = 1, 0

@@ -1,0 +1,59 @@
+"""DCL and DCLW (Yeh et al., "Decoupled Contrastive Learning", ECCV 2022).
+
+SimCLR with the positive pair removed from the InfoNCE denominator: each anchor's loss is -s_pos / tau plus the
+log-sum-exp over its negatives only, which removes the negative-positive coupling that shrinks InfoNCE's gradient
+when a batch has few hard negatives. It is the nearest relative of mi-binary (MIO) in this zoo, which likewise
+drops a coupling term of InfoNCE (the repulsion between positives). DCLW also weights each positive term by
+2 - N softmax_i(s_pos / sigma), a negative von Mises-Fisher weight that stresses the positive pairs that are
+still far apart.
+
+Defaults: temperature 0.1 and sigma 0.5 from the paper (and lightly's DCLLoss/DCLWLoss). DCL swaps only SimCLR's
+loss, so the projector (2048 -> 256) and the optimiser follow this zoo's SimCLR CIFAR-10 recipe from solo-learn
+(scripts/pretrain/cifar/simclr.yaml), which keeps the two comparable.
+Recipe: optim=lars lr=0.4 wd=1e-4 batch=256 momentum=0.9 eta=0.02 warmup_epochs=10 epochs=1000 (solo-learn simclr.yaml)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightly.loss import DCLLoss, DCLWLoss
+from lightly.models.modules.heads import SimCLRProjectionHead
+from torch import Tensor, nn
+
+from zoo.methods import register_method
+from zoo.methods.base import Method
+
+
+@register_method("dcl")
+class DCL(Method):
+    """Decoupled InfoNCE over the 2N views of a batch, one network on both views."""
+
+    family = "contrastive"
+    paper = "Yeh et al., DCL, ECCV 2022"
+    default_augment = "simclr"
+    defaults = {"temperature": 0.1, "proj_hidden_dim": 2048, "proj_output_dim": 256, "gather_distributed": False}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        h = self.hparams
+        self.projector = SimCLRProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
+        self.criterion = self.build_criterion()
+
+    def build_criterion(self) -> nn.Module:
+        return DCLLoss(temperature=self.hparams["temperature"], gather_distributed=self.hparams["gather_distributed"])
+
+    def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
+        z1, z2 = self.encode(views[:2], self.backbone, self.projector)
+        return self.criterion(z1, z2)
+
+
+@register_method("dclw")
+class DCLW(DCL):
+    """DCL with the positive terms weighted by the negative von Mises-Fisher weights of the paper (sigma)."""
+
+    defaults = {**DCL.defaults, "sigma": 0.5}
+
+    def build_criterion(self) -> nn.Module:
+        h = self.hparams
+        return DCLWLoss(temperature=h["temperature"], sigma=h["sigma"], gather_distributed=h["gather_distributed"])

@@ -1,0 +1,54 @@
+"""VICReg (Bardes, Ponce & LeCun, "VICReg: Variance-Invariance-Covariance Regularization", ICLR 2022).
+
+Loss weights 25 / 25 / 1 (invariance / variance / covariance) are the paper's (sec. 4.1) and solo-learn's CIFAR
+values; projector 2048 -> 2048 (three layers) from solo-learn's published CIFAR-10 recipe
+(scripts/pretrain/cifar/vicreg.yaml). The paper uses BYOL's augmentations; solo-learn's CIFAR recipe differs slightly
+(crop scale 0.2-1, solarize p 0.1 on both views, no blur).
+Recipe: optim=lars lr=0.3 wd=1e-4 batch=256 momentum=0.9 eta=0.02 warmup_epochs=10 epochs=1000 (solo-learn vicreg.yaml)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightly.loss import VICRegLoss
+from lightly.models.modules.heads import VICRegProjectionHead
+from torch import Tensor
+
+from zoo.methods import register_method
+from zoo.methods.base import Method
+
+
+@register_method("vicreg")
+class VICReg(Method):
+    """Match the two views (MSE) while keeping every dimension's std above 1 and the dimensions decorrelated."""
+
+    family = "redundancy-reduction"
+    paper = "Bardes et al., VICReg, ICLR 2022"
+    default_augment = "byol"
+    defaults = {
+        "proj_hidden_dim": 2048,
+        "proj_output_dim": 2048,
+        "proj_layers": 3,
+        "sim_loss_weight": 25.0,
+        "var_loss_weight": 25.0,
+        "cov_loss_weight": 1.0,
+        "gather_distributed": False,
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        h = self.hparams
+        self.projector = VICRegProjectionHead(
+            self.num_features, h["proj_hidden_dim"], h["proj_output_dim"], num_layers=h["proj_layers"]
+        )
+        self.criterion = VICRegLoss(
+            lambda_param=h["sim_loss_weight"],
+            mu_param=h["var_loss_weight"],
+            nu_param=h["cov_loss_weight"],
+            gather_distributed=h["gather_distributed"],
+        )
+
+    def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
+        z1, z2 = self.encode(views[:2], self.backbone, self.projector)
+        return self.criterion(z1, z2)

@@ -1,0 +1,262 @@
+"""TOML recipes -> typed, validated `Recipe` objects; `key.path=value` overrides; the resolved recipe as TOML.
+
+A recipe ties method, backbone, dataset, augmentation, schedule, optimiser and evaluation together. Every mistake
+(unknown key, wrong type, value out of range, unknown name) is a `RecipeError` naming the file, the key, the bad
+value and what would be valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import RecipeError, ZooError
+from zoo.registry import did_you_mean
+
+
+def _spec(default: Any = dataclasses.MISSING, **rules: Any) -> Any:
+    """A dataclass field with validation rules: ge, gt, le, choices."""
+    return field(default=default, metadata=rules)
+
+
+@dataclass
+class RunSection:
+    name: str = "run"
+    seed: int = _spec(0, ge=0)
+    out_dir: str = "runs"
+    device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
+
+
+@dataclass
+class MethodSection:
+    name: str = "mi-binary"
+    hparams: dict[str, Any] = field(default_factory=dict)  # every other key of [method]
+
+
+@dataclass
+class BackboneSection:
+    name: str = "resnet18"
+    image_size: int = _spec(32, ge=8)
+    small_stem: bool | None = None
+
+
+@dataclass
+class DataSection:
+    dataset: str = "cifar10"
+    root: str | None = None
+    download: bool = False
+    fraction: float = _spec(1.0, gt=0.0, le=1.0)
+
+
+@dataclass
+class AugmentSection:
+    preset: str | None = None  # None: the method's published preset
+    overrides: dict[str, Any] = field(default_factory=dict)  # every other key of [augment]
+
+
+@dataclass
+class ScheduleSection:
+    epochs: int = _spec(200, ge=1)
+    batch_size: int = _spec(256, ge=2)
+    warmup_epochs: float = _spec(10.0, ge=0.0)
+    log_every: int = _spec(20, ge=1)
+
+
+@dataclass
+class OptimSection:
+    name: str = _spec("sgd", choices=("sgd", "lars", "adamw"))
+    lr: float = _spec(0.1, gt=0.0)
+    weight_decay: float = _spec(5e-4, ge=0.0)
+    momentum: float = _spec(0.9, ge=0.0, le=1.0)
+
+
+@dataclass
+class EvalSection:
+    knn_k: int = _spec(200, ge=1)
+    knn_t: float = _spec(0.1, gt=0.0)
+    knn_every: int = _spec(0, ge=0)  # 0: only at the start (init, pixels) and at the end
+
+
+@dataclass
+class PaperSection:
+    value: float | None = None
+    metric: str = ""
+    source: str = ""
+
+
+@dataclass
+class Recipe:
+    run: RunSection = field(default_factory=RunSection)
+    method: MethodSection = field(default_factory=MethodSection)
+    backbone: BackboneSection = field(default_factory=BackboneSection)
+    data: DataSection = field(default_factory=DataSection)
+    augment: AugmentSection = field(default_factory=AugmentSection)
+    schedule: ScheduleSection = field(default_factory=ScheduleSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+    paper: PaperSection = field(default_factory=PaperSection)
+    source: str = field(default="<dict>", compare=False)  # the file it came from, for messages
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain sections as in the TOML file (open-ended sections flattened back, None values left out)."""
+        out: dict[str, dict[str, Any]] = {}
+        for sec in _SECTIONS:
+            values = dataclasses.asdict(getattr(self, sec))
+            values.update(values.pop(_OPEN_ENDED.get(sec, ""), {}) or {})
+            out[sec] = {k: v for k, v in values.items() if v is not None}
+        return out
+
+
+_SECTIONS = [f.name for f in dataclasses.fields(Recipe) if f.name != "source"]
+_OPEN_ENDED = {"method": "hparams", "augment": "overrides"}  # sections whose extra keys are validated elsewhere
+
+
+def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
+    """Read a TOML recipe, apply `overrides` ("section.key=value", values parsed as TOML) and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"recipe file {str(path)!r} not found")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise RecipeError(f"{path}: malformed TOML: {err}") from None
+    apply_overrides(raw, overrides, str(path))
+    return recipe_from_dict(raw, source=str(path))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str = "<dict>") -> None:
+    """Set each "a.b=value" in the nested dict `raw`; the value is TOML, or a bare string if it is not TOML."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or len(parts) != 2 or not all(parts):
+            raise RecipeError(f"bad override {item!r}: expected section.key=value, e.g. optim.lr=0.3")
+        section, name = parts
+        if section not in _SECTIONS:
+            raise RecipeError(f"bad override {item!r}: unknown section [{section}]: {did_you_mean(section, _SECTIONS)}")
+        raw.setdefault(section, {})[name] = _parse_value(text.strip())
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # `method.name=simclr` needs no quotes
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Recipe:
+    """Validate a nested dict (as read from TOML) into a `Recipe`."""
+    unknown_sections = [s for s in raw if s not in _SECTIONS]
+    if unknown_sections:
+        s = unknown_sections[0]
+        raise RecipeError(f"{source}: unknown section [{s}]: {did_you_mean(s, _SECTIONS)}")
+    sections = {}
+    for sec in _SECTIONS:
+        values = raw.get(sec, {})
+        if not isinstance(values, dict):
+            raise RecipeError(f"{source}: [{sec}] must be a table, got {values!r}")
+        sections[sec] = _section(sec, values, source)
+    recipe = Recipe(**sections, source=source)
+    _check_names(recipe)
+    return recipe
+
+
+def _section(sec: str, values: dict[str, Any], source: str) -> Any:
+    cls = typing.get_type_hints(Recipe)[sec]
+    hints = typing.get_type_hints(cls)
+    open_field = _OPEN_ENDED.get(sec)
+    fixed = {f.name: f for f in dataclasses.fields(cls) if f.name != open_field}
+    kwargs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fixed:
+            if open_field:
+                extra[key] = value
+                continue
+            raise RecipeError(f"{source}: unknown key {sec}.{key}: {did_you_mean(key, fixed)}")
+        kwargs[key] = _check_value(f"{source}: {sec}.{key}", value, hints[key], fixed[key].metadata)
+    if open_field:
+        kwargs[open_field] = extra
+    return cls(**kwargs)
+
+
+def _check_value(where: str, value: Any, hint: Any, rules: typing.Mapping[str, Any]) -> Any:
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) not in allowed:
+        raise RecipeError(f"{where}: a value is required")
+    if not any(_is_instance(value, t) for t in allowed):
+        names = " or ".join("none" if t is type(None) else t.__name__ for t in allowed)
+        raise RecipeError(f"{where}: expected {names}, got {value!r}")
+    if isinstance(value, int) and float in allowed and not isinstance(value, bool):
+        value = float(value)
+    _check_rules(where, value, rules)
+    return value
+
+
+def _is_instance(value: Any, t: Any) -> bool:
+    if t is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if t is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, typing.get_origin(t) or t)
+
+
+def _check_rules(where: str, value: Any, rules: typing.Mapping[str, Any]) -> None:
+    if value is None:
+        return
+    if "choices" in rules and value not in rules["choices"]:
+        raise RecipeError(f"{where}: {value!r} is not one of {', '.join(rules['choices'])}")
+    for rule, ok, text in (
+        ("ge", lambda v, b: v >= b, ">="),
+        ("gt", lambda v, b: v > b, ">"),
+        ("le", lambda v, b: v <= b, "<="),
+    ):
+        if rule in rules and not ok(value, rules[rule]):
+            raise RecipeError(f"{where}: expected a value {text} {rules[rule]}, got {value!r}")
+
+
+def _check_names(recipe: Recipe) -> None:
+    """Names and hyper-parameters that only the registries can judge, checked now rather than mid-run."""
+    from zoo.augment import PRESETS, preset_fields
+    from zoo.data import DATASETS
+    from zoo.methods import get_method_class
+    from zoo.methods.base import resolve_hparams
+
+    try:
+        resolve_hparams(get_method_class(recipe.method.name), recipe.method.hparams)
+        DATASETS.get(recipe.data.dataset)
+        if recipe.augment.preset is not None:
+            PRESETS.get(recipe.augment.preset)
+        for key in recipe.augment.overrides:
+            if key not in preset_fields():
+                raise ZooError(f"unknown key augment.{key}: {did_you_mean(key, preset_fields())}")
+    except ZooError as err:
+        raise RecipeError(f"{recipe.source}: {err}") from None
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    """The recipe as TOML text (what a run folder keeps as recipe.toml)."""
+    lines: list[str] = []
+    for sec, values in recipe.to_dict().items():
+        lines.append(f"[{sec}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")

@@ -1,0 +1,355 @@
+"""The training loop: recipe -> run folder with metrics, checkpoints and a summary.
+
+Data live on the training device, augmentation runs there, and metrics stay there until a logging interval:
+the loop never waits for the GPU inside an interval. The random state of step s is seeded from (seed, s), so a run
+resumed from any checkpoint (end of epoch or Ctrl-C) continues exactly as it would have.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightly.utils.lars import LARS
+from lightly.utils.scheduler import CosineWarmupScheduler
+from rich.console import Console
+
+from zoo.augment import create_augment
+from zoo.checkpoint import load_checkpoint, save_checkpoint
+from zoo.data import DeviceLoader, ImageDataset, create_dataset
+from zoo.errors import ZooError
+from zoo.evaluate import evaluate_knn, pixels
+from zoo.methods import Method, create_method
+from zoo.progress import TrainProgress
+from zoo.recipes import Recipe, dump_recipe, load_recipe
+
+_STEP_SEED_STRIDE = 1_000_003  # seeds of different runs' steps do not collide for runs under a million steps
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C: a checkpoint was saved; `zoo train --resume RUN_DIR` continues."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"interrupted; checkpoint saved, continue with: zoo train --resume {run_dir}")
+        self.run_dir = run_dir
+
+
+class TrainingDiverged(ZooError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+
+
+@dataclass
+class TrainState:
+    """Everything besides model and optimiser that a checkpoint must restore."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimiser steps completed
+    epoch_loss_sum: float = 0.0  # of the epoch in progress (interrupted runs)
+    epoch_seconds: float = 0.0
+    wall_s: float = 0.0
+    knn_init: float | None = None
+    knn_pixels: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def train(
+    recipe: Recipe | str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    resume: str | Path | None = None,
+    stop_after_epoch: int | None = None,
+    console: Console | None = None,
+) -> RunResult:
+    """Pre-train the recipe's method and evaluate it; returns the run folder and its summary.
+
+    `resume` continues the run folder given (its own recipe.toml); `stop_after_epoch` ends this call early, leaving
+    a run that `resume` continues (training in chunks).
+    """
+    console = console or Console(stderr=True)
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / "recipe.toml").is_file():
+            raise ZooError(f"{str(run_dir)!r} is not a run folder: it has no recipe.toml")
+        recipe = load_recipe(run_dir / "recipe.toml", overrides)
+    elif not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe, overrides)
+    run = _Run(recipe, console)
+    if resume is None:
+        run_dir = _new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
+        (run_dir / "recipe.toml").write_text(dump_recipe(recipe))
+    run.open(run_dir, resume=resume is not None)
+    run.fit(stop_after_epoch)
+    return RunResult(run_dir, run.summary())
+
+
+def _new_run_dir(out_dir: Path, name: str) -> Path:
+    """`<out_dir>/<name>`, or `<name>-2`, `<name>-3`, ... if taken: a run never overwrites another."""
+    candidate, n = out_dir / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = out_dir / f"{name}-{n}"
+    (candidate / "checkpoints").mkdir(parents=True)
+    return candidate
+
+
+def pick_device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ZooError("run.device = 'cuda' but no CUDA device is available: use 'auto' or 'cpu'")
+    return torch.device(choice)
+
+
+def build_optimizer(recipe: Recipe, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """SGD (momentum), LARS (lightly; groups without weight decay skip the trust ratio) or AdamW."""
+    o = recipe.optim
+    if o.name == "sgd":
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    if o.name == "lars":
+        return LARS(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    return torch.optim.AdamW(groups, lr=o.lr, weight_decay=o.weight_decay)
+
+
+class _Run:
+    """One training run's parts, built from a recipe before any folder is written (so user errors lose nothing)."""
+
+    def __init__(self, recipe: Recipe, console: Console) -> None:
+        self.recipe, self.console = recipe, console
+        self.device = pick_device(recipe.run.device)
+        torch.manual_seed(recipe.run.seed)
+        d = recipe.data
+        self.train_set: ImageDataset = create_dataset(
+            d.dataset, split="train", root=d.root, download=d.download, fraction=d.fraction, seed=recipe.run.seed
+        )
+        self.test_set: ImageDataset = create_dataset(d.dataset, split="test", root=d.root, download=d.download)
+        b = recipe.backbone
+        self.method: Method = create_method(
+            recipe.method.name,
+            backbone=b.name,
+            image_size=b.image_size,
+            small_stem=b.small_stem,
+            **recipe.method.hparams,
+        ).to(self.device)
+        if self.device.type == "cuda":
+            self.method = self.method.to(memory_format=torch.channels_last)
+        sizes = self.method.view_sizes()
+        self.augment = create_augment(
+            recipe.augment.preset or self.method.default_augment,
+            image_size=b.image_size,
+            n_views=self.method.n_views,
+            n_local=self.method.n_local_views,
+            local_size=sizes[-1] if self.method.n_local_views else None,
+            normalize=self.train_set.normalize,
+            **recipe.augment.overrides,
+        )
+        self.loader = DeviceLoader(
+            self.train_set, batch_size=recipe.schedule.batch_size, device=self.device, seed=recipe.run.seed
+        )
+        self.optimizer = build_optimizer(recipe, self.method.param_groups())
+        self.steps_per_epoch = len(self.loader)
+        self.total_steps = recipe.schedule.epochs * self.steps_per_epoch
+        warmup = min(round(recipe.schedule.warmup_epochs * self.steps_per_epoch), self.total_steps)
+        self.scheduler = CosineWarmupScheduler(self.optimizer, warmup, self.total_steps, end_value=0.0)
+        self.state = TrainState()
+        self._stop_requested = False
+
+    # --- run folder ---------------------------------------------------------------------------------------
+    def open(self, run_dir: Path, *, resume: bool) -> None:
+        self.run_dir = run_dir
+        self.checkpoint_path = run_dir / "checkpoints" / "last.pt"
+        if resume:
+            self._restore()
+        else:
+            started = time.perf_counter()
+            self.state.knn_init = self._knn(self.method)
+            self.state.knn_pixels = self._knn(pixels)
+            self.state.wall_s = time.perf_counter() - started
+            self.console.print(
+                f"run {run_dir}: kNN top-1 at initialisation {self.state.knn_init:.2f}, "
+                f"raw pixels {self.state.knn_pixels:.2f}",
+                highlight=False,
+            )
+
+    def _restore(self) -> None:
+        if not self.checkpoint_path.is_file():
+            raise ZooError(f"run folder {str(self.run_dir)!r} has no checkpoint to resume from")
+        ckpt = load_checkpoint(self.checkpoint_path, self.device)
+        self.method.load_state_dict(ckpt["method"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.state = TrainState(**ckpt["state"])
+
+    def _save(self) -> None:
+        save_checkpoint(
+            self.checkpoint_path,
+            {
+                "method": self.method.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "state": vars(self.state),
+            },
+        )
+
+    # --- training -----------------------------------------------------------------------------------------
+    def fit(self, stop_after_epoch: int | None) -> None:
+        epochs = self.recipe.schedule.epochs
+        last = epochs if stop_after_epoch is None else min(epochs, stop_after_epoch)
+        previous = signal.signal(signal.SIGINT, self._request_stop)
+        try:
+            with TrainProgress(self.console, self.total_steps, self.state.step, epochs) as progress:
+                while self.state.epoch < last:
+                    self._train_epoch(progress)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        if self._stop_requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._stop_requested = True
+
+    def _train_epoch(self, progress: TrainProgress) -> None:
+        s, method = self.state, self.method
+        sched = self.recipe.schedule
+        done_in_epoch = s.step - s.epoch * self.steps_per_epoch
+        loss_sum = torch.tensor(s.epoch_loss_sum, device=self.device)
+        bad_step = torch.tensor(-1, device=self.device)
+        interval_start, interval_steps = time.perf_counter(), 0
+        method.train()
+        batches = islice(self.loader.epoch(s.epoch), done_in_epoch, None)
+        for images, labels in batches:
+            torch.manual_seed(self.recipe.run.seed * _STEP_SEED_STRIDE + s.step)
+            loss = self._step(images, labels)
+            loss_sum += loss.detach()
+            bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss.detach()), s.step, bad_step)
+            s.step += 1
+            interval_steps += 1
+            method.step_end(s.step / self.total_steps)
+            if s.step % sched.log_every == 0 or self._stop_requested:
+                seconds = time.perf_counter() - interval_start
+                self._check_finite(bad_step)  # one host sync per interval
+                steps_done = s.step - s.epoch * self.steps_per_epoch
+                progress.update(
+                    step=s.step,
+                    epoch=s.epoch + 1,
+                    loss=loss_sum.item() / steps_done,
+                    lr=self.optimizer.param_groups[0]["lr"],
+                    images_per_s=interval_steps * sched.batch_size / max(seconds, 1e-9),
+                )
+                s.epoch_seconds += seconds
+                interval_start, interval_steps = time.perf_counter(), 0
+            if self._stop_requested:
+                s.epoch_loss_sum = loss_sum.item()
+                self._save()
+                raise TrainingInterrupted(self.run_dir)
+        self._check_finite(bad_step)
+        s.epoch_seconds += time.perf_counter() - interval_start
+        self._end_epoch(loss_sum.item(), progress)
+
+    def _step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        views = self.augment(images)
+        cuda = self.device.type == "cuda"
+        if cuda:
+            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda):
+            loss = self.method.loss(views, labels if self.method.requires_labels else None)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return loss
+
+    def _check_finite(self, bad_step: torch.Tensor) -> None:
+        bad = int(bad_step.item())
+        if bad >= 0:
+            saved = f"epoch {self.state.epoch}" if self.state.epoch else "none yet"
+            raise TrainingDiverged(
+                f"loss became non-finite at step {bad} (epoch {bad // self.steps_per_epoch + 1}); training stopped, "
+                f"last good checkpoint {self.checkpoint_path} ({saved}); try a lower optim.lr"
+            )
+
+    def _end_epoch(self, loss_sum: float, progress: TrainProgress) -> None:
+        s = self.state
+        s.epoch += 1
+        seconds = s.epoch_seconds
+        record: dict[str, Any] = {
+            "epoch": s.epoch,
+            "step": s.step,
+            "loss": loss_sum / self.steps_per_epoch,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "images_per_s": self.steps_per_epoch * self.recipe.schedule.batch_size / max(seconds, 1e-9),
+            "seconds": seconds,
+        }
+        every = self.recipe.eval.knn_every
+        if s.epoch == self.recipe.schedule.epochs or (every and s.epoch % every == 0):
+            started = time.perf_counter()
+            record["knn_top1"] = self._knn(self.method)
+            s.wall_s += time.perf_counter() - started
+        s.wall_s += seconds
+        s.history.append(record)
+        s.epoch_loss_sum, s.epoch_seconds = 0.0, 0.0
+        with (self.run_dir / "metrics.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        self._save()
+        progress.epoch_done(record)
+        if s.epoch == self.recipe.schedule.epochs:
+            (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+
+    def _knn(self, model: Any) -> float:
+        e = self.recipe.eval
+        return evaluate_knn(
+            model,
+            self.augment.prepare,
+            (self.loader.images, self.loader.labels),
+            (self.test_set.images.to(self.device), self.test_set.labels.to(self.device)),
+            num_classes=self.train_set.num_classes,
+            k=e.knn_k,
+            t=e.knn_t,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        r, s = self.recipe, self.state
+        final = next((h["knn_top1"] for h in reversed(s.history) if "knn_top1" in h), None)
+        epochs_ips = [h["images_per_s"] for h in s.history]
+        paper = r.paper
+        return {
+            "name": r.run.name,
+            "method": r.method.name,
+            "family": self.method.family,
+            "backbone": r.backbone.name,
+            "image_size": r.backbone.image_size,
+            "dataset": r.data.dataset,
+            "fraction": r.data.fraction,
+            "epochs": r.schedule.epochs,
+            "epochs_done": s.epoch,
+            "complete": s.epoch == r.schedule.epochs,
+            "steps": s.step,
+            "batch_size": r.schedule.batch_size,
+            "optimizer": r.optim.name,
+            "lr": r.optim.lr,
+            "hparams": self.method.hparams,
+            "knn_k": r.eval.knn_k,
+            "knn_top1": final,
+            "knn_top1_init": s.knn_init,
+            "knn_top1_pixels": s.knn_pixels,
+            "gain_over_init": None if final is None or s.knn_init is None else final - s.knn_init,
+            "final_loss": s.history[-1]["loss"] if s.history else None,
+            "images_per_s": sum(epochs_ips) / len(epochs_ips) if epochs_ips else None,
+            "wall_s": s.wall_s,
+            "device": torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu",
+            "paper": {"value": paper.value, "metric": paper.metric, "source": paper.source}
+            if paper.value is not None and not math.isnan(paper.value)
+            else None,
+        }
