@@ -44,3 +44,8 @@ def test_pretrained_offline_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HOME", "/nonexistent-zoo-cache")
     with pytest.raises(PretrainedWeightsError, match="resnet18"):
         zoo.create_backbone("resnet18", pretrained=True)
+
+
+def test_width_is_what_the_model_outputs() -> None:
+    model, width = zoo.create_backbone("mobilenetv3_small_050", image_size=32)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, width)

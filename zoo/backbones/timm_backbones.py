@@ -44,7 +44,8 @@ def create_backbone(
     use_small_stem = image_size <= SMALL_STEM_MAX_SIZE if small_stem is None else small_stem
     if use_small_stem and _is_resnet(model):
         _make_small_stem(model, in_chans)
-    return model, int(model.num_features)
+    # models with a conv head after pooling (MobileNetV3, ...) output head_hidden_size features, not num_features
+    return model, int(getattr(model, "head_hidden_size", None) or model.num_features)
 
 
 def _create(name: str, *, image_size: int, pretrained: bool, in_chans: int) -> nn.Module:

@@ -41,6 +41,8 @@ class _PairIndex:
         neg[rows, self.pos_col] = False
         self.neg_mask = neg
         self.num_neg = 2 * n_global - 2
+        # column indices of each row's negatives: a gather with them needs no host sync, boolean indexing would
+        self.neg_cols = neg.nonzero()[:, 1].view(2 * n_local, self.num_neg)
 
 
 class MIBinaryLoss(nn.Module):
@@ -94,7 +96,7 @@ class MIBinaryLoss(nn.Module):
         sim = torch.cat([u1, u2]) @ torch.cat([k1, k2]).T
         rows = torch.arange(sim.shape[0], device=sim.device)
         positive = F.softplus(-sim[rows, index.pos_col] / self.tau_pos).mean()
-        neg_logits = sim[index.neg_mask].view(sim.shape[0], index.num_neg) / self.tau_neg
+        neg_logits = sim.gather(1, index.neg_cols) / self.tau_neg
         if self.bound == "jensen":
             negative = F.softplus(torch.logsumexp(neg_logits, dim=1) - math.log(index.num_neg)).mean()
         else:
