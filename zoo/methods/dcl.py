@@ -15,37 +15,22 @@ Recipe: optim=lars lr=0.4 wd=1e-4 batch=256 momentum=0.9 eta=0.02 warmup_epochs=
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from lightly.loss import DCLLoss, DCLWLoss
-from lightly.models.modules.heads import SimCLRProjectionHead
-from torch import Tensor, nn
+from torch import nn
 
 from zoo.methods import register_method
-from zoo.methods.base import Method
+from zoo.methods.simclr import SimCLR
 
 
 @register_method("dcl")
-class DCL(Method):
-    """Decoupled InfoNCE over the 2N views of a batch, one network on both views."""
+class DCL(SimCLR):
+    """Decoupled InfoNCE over the 2N views of a batch, one network on both views (SimCLR with DCL's loss)."""
 
-    family = "contrastive"
     paper = "Yeh et al., DCL, ECCV 2022"
-    default_augment = "simclr"
-    defaults = {"temperature": 0.1, "proj_hidden_dim": 2048, "proj_output_dim": 256, "gather_distributed": False}
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        h = self.hparams
-        self.projector = SimCLRProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
-        self.criterion = self.build_criterion()
+    defaults = {**SimCLR.defaults, "temperature": 0.1}
 
     def build_criterion(self) -> nn.Module:
         return DCLLoss(temperature=self.hparams["temperature"], gather_distributed=self.hparams["gather_distributed"])
-
-    def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
-        z1, z2 = self.encode(views[:2], self.backbone, self.projector)
-        return self.criterion(z1, z2)
 
 
 @register_method("dclw")

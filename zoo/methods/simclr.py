@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
-from torch import Tensor
+from torch import Tensor, nn
 
 from zoo.methods import register_method
 from zoo.methods.base import Method
@@ -29,7 +29,12 @@ class SimCLR(Method):
         super().__init__(**kwargs)
         h = self.hparams
         self.projector = SimCLRProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
-        self.criterion = NTXentLoss(temperature=h["temperature"], gather_distributed=h["gather_distributed"])
+        self.criterion = self.build_criterion()
+
+    def build_criterion(self) -> nn.Module:
+        """The contrastive loss over the two views' projections; variants of SimCLR override only this."""
+        h = self.hparams
+        return NTXentLoss(temperature=h["temperature"], gather_distributed=h["gather_distributed"])
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         z1, z2 = self.encode(views[:2], self.backbone, self.projector)
