@@ -74,6 +74,7 @@ class OptimSection:
     lr: float = _spec(0.1, gt=0.0)
     weight_decay: float = _spec(5e-4, ge=0.0)
     momentum: float = _spec(0.9, ge=0.0, le=1.0)
+    trust_coefficient: float = _spec(0.001, gt=0.0)  # LARS only: eta of You et al. 2017 (lightly's default)
 
 
 @dataclass

@@ -119,7 +119,9 @@ def build_optimizer(recipe: Recipe, groups: list[dict[str, Any]]) -> torch.optim
     if o.name == "sgd":
         return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
     if o.name == "lars":
-        return LARS(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        return LARS(
+            groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, trust_coefficient=o.trust_coefficient
+        )
     return torch.optim.AdamW(groups, lr=o.lr, weight_decay=o.weight_decay)
 
 
