@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
-import torch.distributed as torch_dist
-import torch.multiprocessing as mp
 
 import zoo
+from tests.distributed import run_on_ranks
 from zoo.errors import ZooError
 from zoo.methods.mi_binary import MIBinaryLoss, mi_binary_grad
 
@@ -121,31 +118,23 @@ def test_projector_has_batchnorm_after_every_linear() -> None:
         assert layers[i].bias is None and isinstance(layers[i + 1], torch.nn.BatchNorm1d)
 
 
-def _distributed_worker(rank: int, world: int, port: int, z1: torch.Tensor, z2: torch.Tensor, out: dict) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch_dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        n = z1.shape[0] // world
-        a = z1[rank * n : (rank + 1) * n].clone().requires_grad_(True)
-        b = z2[rank * n : (rank + 1) * n].clone().requires_grad_(True)
-        loss = MIBinaryLoss(tau_pos=0.4, tau_neg=0.6, gather_distributed=True)(a, b)
-        loss.backward()
-        out[rank] = (loss.detach(), a.grad, b.grad)
-    finally:
-        torch_dist.destroy_process_group()
+def _rank_loss(rank: int, world: int, z1: torch.Tensor, z2: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    n = z1.shape[0] // world
+    a = z1[rank * n : (rank + 1) * n].clone().requires_grad_(True)
+    b = z2[rank * n : (rank + 1) * n].clone().requires_grad_(True)
+    loss = MIBinaryLoss(tau_pos=0.4, tau_neg=0.6, gather_distributed=True)(a, b)
+    loss.backward()
+    return loss.detach(), a.grad, b.grad
 
 
 def test_gather_distributed_equals_global_batch() -> None:
     world = 2
     z1, z2 = torch.randn(6, 5), torch.randn(6, 5)
-    out = mp.Manager().dict()
-    mp.spawn(_distributed_worker, args=(world, 29500 + os.getpid() % 1000, z1, z2, out), nprocs=world)
+    out = run_on_ranks(_rank_loss, world, z1, z2)
     a, b = z1.clone().requires_grad_(True), z2.clone().requires_grad_(True)
     full = MIBinaryLoss(tau_pos=0.4, tau_neg=0.6)(a, b)
     full.backward()
-    assert torch.stack([out[r][0] for r in range(world)]).mean().item() == pytest.approx(full.item(), abs=1e-6)
+    assert torch.stack([o[0] for o in out]).mean().item() == pytest.approx(full.item(), abs=1e-6)
     # data-parallel training averages rank gradients; the gather layer already summed over ranks
-    g1 = torch.cat([out[r][1] for r in range(world)]) / world
-    g2 = torch.cat([out[r][2] for r in range(world)]) / world
-    torch.testing.assert_close(g1, a.grad, atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(g2, b.grad, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(torch.cat([o[1] for o in out]) / world, a.grad, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(torch.cat([o[2] for o in out]) / world, b.grad, atol=1e-6, rtol=1e-5)

@@ -4,16 +4,14 @@ label use, numerical stability, distributed gather."""
 from __future__ import annotations
 
 import math
-import os
 
 import pytest
 import torch
-import torch.distributed as torch_dist
-import torch.multiprocessing as mp
 from lightly.loss import NTXentLoss
 
 import zoo
 from tests.conftest import TINY_BACKBONE
+from tests.distributed import run_on_ranks
 from zoo.errors import ZooError
 from zoo.methods.supcon import SupConLoss
 
@@ -105,27 +103,21 @@ def test_method_uses_the_labels(views32: list[torch.Tensor]) -> None:
         method.loss(views32)
 
 
-def _distributed_worker(rank: int, world: int, port: int, z: torch.Tensor, labels: torch.Tensor, out: dict) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch_dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        n = z.shape[0] // world
-        local = z[rank * n : (rank + 1) * n].clone().requires_grad_(True)
-        loss = SupConLoss(temperature=0.3, gather_distributed=True)(local, labels[rank * n : (rank + 1) * n])
-        loss.backward()
-        out[rank] = (loss.detach(), local.grad)
-    finally:
-        torch_dist.destroy_process_group()
+def _rank_loss(rank: int, world: int, z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    n = z.shape[0] // world
+    local = z[rank * n : (rank + 1) * n].clone().requires_grad_(True)
+    loss = SupConLoss(temperature=0.3, gather_distributed=True)(local, labels[rank * n : (rank + 1) * n])
+    loss.backward()
+    return loss.detach(), local.grad
 
 
 def test_gather_distributed_equals_global_batch() -> None:
     world = 2
     z, labels = torch.randn(8, 5), torch.tensor([0, 1, 2, 0, 1, 2, 3, 3])
-    out = mp.Manager().dict()
-    mp.spawn(_distributed_worker, args=(world, 29500 + (os.getpid() + 7) % 1000, z, labels, out), nprocs=world)
+    out = run_on_ranks(_rank_loss, world, z, labels)
     full_z = z.clone().requires_grad_(True)
     full = SupConLoss(temperature=0.3)(full_z, labels)
     full.backward()
-    assert torch.stack([out[r][0] for r in range(world)]).mean().item() == pytest.approx(full.item(), abs=1e-6)
+    assert torch.stack([o[0] for o in out]).mean().item() == pytest.approx(full.item(), abs=1e-6)
     # data-parallel training averages rank gradients; the gather layer already summed over ranks
-    torch.testing.assert_close(torch.cat([out[r][1] for r in range(world)]) / world, full_z.grad, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(torch.cat([o[1] for o in out]) / world, full_z.grad, atol=1e-6, rtol=1e-5)
