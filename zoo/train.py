@@ -136,7 +136,8 @@ class _Run:
         self.train_set: ImageDataset = create_dataset(
             d.dataset, split="train", root=d.root, download=d.download, fraction=d.fraction, seed=recipe.run.seed
         )
-        self.test_set: ImageDataset = create_dataset(d.dataset, split="test", root=d.root, download=d.download)
+        test_set = create_dataset(d.dataset, split="test", root=d.root, download=d.download)
+        self.test = (test_set.images.to(self.device), test_set.labels.to(self.device))  # copied once, not per kNN
         b = recipe.backbone
         self.method: Method = create_method(
             recipe.method.name,
@@ -315,7 +316,7 @@ class _Run:
             model,
             self.augment.prepare,
             (self.loader.images, self.loader.labels),
-            (self.test_set.images.to(self.device), self.test_set.labels.to(self.device)),
+            self.test,
             num_classes=self.train_set.num_classes,
             k=e.knn_k,
             t=e.knn_t,
