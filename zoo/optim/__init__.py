@@ -1,0 +1,50 @@
+"""Optimisers and schedules zoo needs beyond torch: LARS with `clip_lr` and no host sync, warm-up + cosine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from zoo.optim.lars import LARS
+from zoo.optim.schedule import warmup_cosine, warmup_cosine_factor
+from zoo.registry import unknown
+
+OPTIMIZERS = ("sgd", "lars", "adamw")
+
+
+def create_optimizer(
+    name: str,
+    groups: list[dict[str, Any]],
+    *,
+    lr: float,
+    weight_decay: float,
+    momentum: float = 0.9,
+    eta: float = 1e-3,
+    clip_lr: bool = False,
+    exclude_bias_n_norm: bool = True,
+) -> Optimizer:
+    """SGD (momentum), LARS (zoo's) or AdamW over `groups`; a group's own keys (weight_decay 0, ...) win.
+
+    `exclude_bias_n_norm` is LARS's exclusion of 1-D parameters from the trust ratio; weight decay of those
+    parameters is decided by the groups (`Method.param_groups(exclude_bias_n_norm=...)`).
+    """
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "lars":
+        return LARS(
+            groups,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            eta=eta,
+            clip_lr=clip_lr,
+            exclude_bias_n_norm=exclude_bias_n_norm,
+        )
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    raise unknown("optimizer", name, OPTIMIZERS)
+
+
+__all__ = ["LARS", "OPTIMIZERS", "create_optimizer", "warmup_cosine", "warmup_cosine_factor"]
