@@ -148,6 +148,30 @@ def test_blur_kernel_is_a_tenth_of_the_size_and_odd() -> None:
     assert [preset.blur_kernel(s) for s in (32, 64, 96, 224)] == [3, 7, 9, 23]
 
 
+@pytest.mark.parametrize("preset", ["solo-symmetric", "solo-symmetric-weak"])
+def test_solo_learn_presets_blur_at_32_px_with_a_3_sigma_kernel(preset: str) -> None:
+    """solo-learn's CIFAR files keep blur p 0.5 at 32 px; PIL's radius-2 blur spans 13 pixels."""
+    blur = ops(create_augment(preset, image_size=32), 0)[K.RandomGaussianBlur]
+    assert blur.p == 0.5 and tuple(blur.flags["kernel_size"]) == (13, 13)
+
+
+def test_solo_asymmetric_has_no_blur_at_32_px_and_solarizes_the_second_view() -> None:
+    aug = create_augment("solo-asymmetric", image_size=32)
+    assert K.RandomGaussianBlur not in ops(aug, 0) and K.RandomGaussianBlur not in ops(aug, 1)
+    assert K.RandomSolarize not in ops(aug, 0) and ops(aug, 1)[K.RandomSolarize].p == 0.2
+
+
+def test_bicubic_crops_stay_in_the_unit_range() -> None:
+    """Bicubic overshoots; the pipeline clamps as PIL's uint8 output does, before jitter and normalisation."""
+    aug = create_augment("solo-symmetric", image_size=32, jitter_p=0, gray_p=0, blur_p=0, flip_p=0)
+    x = torch.zeros(16, 3, 32, 32)
+    x[:, :, ::2] = 1.0  # stripes: the worst case for overshoot
+    pipe = aug.pipeline(0)
+    cropped = pipe[1](pipe[0](x))
+    assert pipe[0].flags["resample"].name.lower() == "bicubic"
+    assert cropped.min() >= 0 and cropped.max() <= 1
+
+
 def test_overrides_replace_preset_fields() -> None:
     aug = create_augment("simclr", image_size=32, crop_scale=[0.2, 1.0], blur_p=0.3, blur_min_size=32)
     assert aug.preset.crop_scale == (0.2, 1.0) and aug.preset.blur_p == (0.3,)

@@ -71,9 +71,12 @@ def build_pipeline(
             (spec.size, spec.size),
             scale=torch.tensor(spec.crop_scale, device=device),
             ratio=preset.crop_ratio,
+            resample=preset.crop_interpolation,
             cropping_mode="resample",
         )
     ]
+    if preset.crop_interpolation == "bicubic":
+        ops.append(_Clamp01())  # bicubic overshoots; PIL's and torchvision's uint8 results are clamped
     if preset.flip_p > 0:
         ops.append(K.RandomHorizontalFlip(p=preset.flip_p))
     if preset.jitter_p > 0 and any(preset.jitter):
@@ -93,8 +96,14 @@ def build_pipeline(
         ops.append(K.RandomSolarize(thresholds=thresholds, additions=0.0, p=spec.solarize_p))
     ops.append(K.Normalize(mean=torch.tensor(mean, device=device), std=torch.tensor(std, device=device)))
     for op in ops:
-        op.set_rng_device_and_dtype(device, torch.float32)
+        if isinstance(op, K.AugmentationBase2D):
+            op.set_rng_device_and_dtype(device, torch.float32)
     return nn.Sequential(*ops)
+
+
+class _Clamp01(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.clamp(0.0, 1.0)
 
 
 class MultiViewAugment(nn.Module):
