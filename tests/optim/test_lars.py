@@ -48,9 +48,8 @@ def test_lars_matches_the_reference_formula(clip_lr: bool, exclude: bool, lr: fl
     params = [p.detach().clone() for p in model.parameters()]
     buffers: list = [None] * len(params)
     kw = {"lr": lr, "momentum": 0.9, "wd": 1e-4, "eta": 0.02, "clip_lr": clip_lr, "exclude": exclude}
-    opt = LARS(
-        model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4, eta=0.02, clip_lr=clip_lr, exclude_bias_n_norm=exclude
-    )
+    settings = {"momentum": 0.9, "weight_decay": 1e-4, "eta": 0.02, "clip_lr": clip_lr}
+    opt = LARS(model.parameters(), lr=lr, exclude_bias_n_norm=exclude, **settings)
     for step in range(4):
         _grads(model, step)
         reference_step(params, [p.grad.clone() for p in model.parameters()], buffers, **kw)

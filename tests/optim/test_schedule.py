@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -38,4 +39,4 @@ def test_no_warmup_and_a_floor() -> None:
     lrs, _ = _lrs(0, 20, warmup_start_lr=3e-5, min_lr=0.01)
     assert lrs[0] == pytest.approx(0.4)
     assert lrs[20] == pytest.approx(0.01)
-    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(lrs))
