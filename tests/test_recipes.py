@@ -28,6 +28,14 @@ def test_shipped_recipe_names_state_the_facts() -> None:
             assert path.stem.startswith(method + "_" + recipe.data.dataset.replace("-", "_")), path.name
 
 
+def test_every_lars_recipe_states_its_trust_coefficient_and_clipping() -> None:
+    """LARS's eta and clip_lr change the step ~5x: a recipe never leaves them to a default."""
+    for path in RECIPES:
+        optim = tomllib.loads(path.read_text()).get("optim", {})
+        if optim.get("name") == "lars":
+            assert {"eta", "clip_lr", "exclude_bias_n_norm"} <= set(optim), path.name
+
+
 def test_overrides_are_parsed_as_toml() -> None:
     recipe = load_recipe(
         RECIPES[0], ["optim.lr=0.3", "schedule.epochs=7", "run.name=x", 'data.root="/data"', "data.download=true"]

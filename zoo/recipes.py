@@ -65,6 +65,8 @@ class ScheduleSection:
     epochs: int = _spec(200, ge=1)
     batch_size: int = _spec(256, ge=2)
     warmup_epochs: float = _spec(10.0, ge=0.0)
+    warmup_start_lr: float = _spec(3e-5, ge=0.0)  # absolute; solo-learn's default
+    min_lr: float = _spec(0.0, ge=0.0)  # where the cosine ends
     log_every: int = _spec(20, ge=1)
 
 
@@ -74,7 +76,9 @@ class OptimSection:
     lr: float = _spec(0.1, gt=0.0)
     weight_decay: float = _spec(5e-4, ge=0.0)
     momentum: float = _spec(0.9, ge=0.0, le=1.0)
-    trust_coefficient: float = _spec(0.001, gt=0.0)  # LARS only: eta of You et al. 2017 (lightly's default)
+    eta: float = _spec(0.001, gt=0.0)  # LARS only: trust coefficient of You et al. 2017 (their default)
+    clip_lr: bool = False  # LARS only: cap each parameter's rate lr * ratio at lr (solo-learn)
+    exclude_bias_n_norm: bool = True  # 1-D parameters: no weight decay, and no LARS adaptation
 
 
 @dataclass

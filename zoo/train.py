@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightly.utils.lars import LARS
-from lightly.utils.scheduler import CosineWarmupScheduler
 from rich.console import Console
 
 from zoo.augment import create_augment
@@ -27,6 +25,7 @@ from zoo.data import DeviceLoader, ImageDataset, create_dataset
 from zoo.errors import ZooError
 from zoo.evaluate import evaluate_knn, pixels
 from zoo.methods import Method, create_method
+from zoo.optim import create_optimizer, warmup_cosine
 from zoo.progress import TrainProgress
 from zoo.recipes import Recipe, dump_recipe, load_recipe
 
@@ -113,16 +112,19 @@ def pick_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
-def build_optimizer(recipe: Recipe, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-    """SGD (momentum), LARS (lightly; groups without weight decay skip the trust ratio) or AdamW."""
+def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
+    """The recipe's optimiser over the method's parameter groups (see `zoo.optim.create_optimizer`)."""
     o = recipe.optim
-    if o.name == "sgd":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
-    if o.name == "lars":
-        return LARS(
-            groups, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, trust_coefficient=o.trust_coefficient
-        )
-    return torch.optim.AdamW(groups, lr=o.lr, weight_decay=o.weight_decay)
+    return create_optimizer(
+        o.name,
+        method.param_groups(exclude_bias_n_norm=o.exclude_bias_n_norm),
+        lr=o.lr,
+        weight_decay=o.weight_decay,
+        momentum=o.momentum,
+        eta=o.eta,
+        clip_lr=o.clip_lr,
+        exclude_bias_n_norm=o.exclude_bias_n_norm,
+    )
 
 
 class _Run:
@@ -161,11 +163,17 @@ class _Run:
         self.loader = DeviceLoader(
             self.train_set, batch_size=recipe.schedule.batch_size, device=self.device, seed=recipe.run.seed
         )
-        self.optimizer = build_optimizer(recipe, self.method.param_groups())
+        self.optimizer = build_optimizer(recipe, self.method)
         self.steps_per_epoch = len(self.loader)
         self.total_steps = recipe.schedule.epochs * self.steps_per_epoch
         warmup = min(round(recipe.schedule.warmup_epochs * self.steps_per_epoch), self.total_steps)
-        self.scheduler = CosineWarmupScheduler(self.optimizer, warmup, self.total_steps, end_value=0.0)
+        self.scheduler = warmup_cosine(
+            self.optimizer,
+            warmup,
+            self.total_steps,
+            warmup_start_lr=recipe.schedule.warmup_start_lr,
+            min_lr=recipe.schedule.min_lr,
+        )
         self.state = TrainState()
         self._stop_requested = False
 
