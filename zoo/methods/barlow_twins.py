@@ -26,7 +26,7 @@ class BarlowTwins(Method):
 
     family = "redundancy-reduction"
     paper = "Zbontar et al., Barlow Twins, ICML 2021"
-    default_augment = "byol"
+    default_augment = "solo-asymmetric"
     defaults = {
         "proj_hidden_dim": 2048,
         "proj_output_dim": 2048,

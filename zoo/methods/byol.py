@@ -37,7 +37,7 @@ class BYOL(Method):
 
     family = "distillation"
     paper = "Grill et al., BYOL, NeurIPS 2020"
-    default_augment = "byol"
+    default_augment = "solo-asymmetric"
     defaults = {
         "proj_hidden_dim": 4096,
         "proj_output_dim": 256,

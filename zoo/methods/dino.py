@@ -58,7 +58,7 @@ class DINO(Method):
 
     family = "distillation"
     paper = "Caron et al., DINO, ICCV 2021"
-    default_augment = "byol"
+    default_augment = "solo-asymmetric"
     defaults = {
         "proj_hidden_dim": 2048,
         "proj_output_dim": 256,

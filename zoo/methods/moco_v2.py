@@ -31,7 +31,7 @@ class MoCoV2(Method):
 
     family = "contrastive"
     paper = "Chen et al., MoCo v2, arXiv 2003.04297"
-    default_augment = "simclr"
+    default_augment = "solo-symmetric-weak"
     defaults = {
         "temperature": 0.2,
         "proj_hidden_dim": 2048,

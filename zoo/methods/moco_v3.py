@@ -52,7 +52,7 @@ class MoCoV3(Method):
 
     family = "contrastive"
     paper = "Chen et al., MoCo v3, ICCV 2021"
-    default_augment = "byol"
+    default_augment = "solo-asymmetric"
     defaults = {
         "temperature": 0.2,
         "proj_hidden_dim": 4096,

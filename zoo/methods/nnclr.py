@@ -61,7 +61,7 @@ class NNCLR(Method):
 
     family = "contrastive"
     paper = "Dwibedi et al., NNCLR, ICCV 2021"
-    default_augment = "byol"
+    default_augment = "solo-asymmetric"
     defaults = {
         "temperature": 0.2,
         "proj_hidden_dim": 2048,

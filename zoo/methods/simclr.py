@@ -25,7 +25,7 @@ class SimCLR(Method):
 
     family = "contrastive"
     paper = "Chen et al., SimCLR, ICML 2020"
-    default_augment = "simclr"
+    default_augment = "solo-symmetric"
     defaults = {
         "temperature": 0.2,
         "proj_hidden_dim": 2048,

@@ -27,7 +27,7 @@ class SimSiam(Method):
 
     family = "distillation"
     paper = "Chen & He, SimSiam, CVPR 2021"
-    default_augment = "simclr"
+    default_augment = "solo-symmetric-weak"
     defaults = {"proj_hidden_dim": 2048, "proj_output_dim": 2048, "pred_hidden_dim": 512}
 
     def __init__(self, **kwargs) -> None:

@@ -92,7 +92,7 @@ class SupCon(Method):
 
     family = "supervised"
     paper = "Khosla et al., SupCon, NeurIPS 2020"
-    default_augment = "simclr"
+    default_augment = "solo-symmetric"
     requires_labels = True
     defaults = {
         "temperature": 0.2,

@@ -33,7 +33,7 @@ class SwAV(Method):
 
     family = "clustering"
     paper = "Caron et al., SwAV, NeurIPS 2020"
-    default_augment = "simclr"
+    default_augment = "solo-symmetric"
     defaults = {
         "proj_hidden_dim": 2048,
         "proj_output_dim": 128,

@@ -45,7 +45,7 @@ class TiCo(Method):
 
     family = "redundancy-reduction"
     paper = "Zhu et al., TiCo, arXiv 2206.10698"
-    default_augment = "byol"
+    default_augment = "solo-asymmetric"
     defaults = {
         "proj_hidden_dim": 4096,
         "proj_output_dim": 256,

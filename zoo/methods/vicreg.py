@@ -34,7 +34,7 @@ class VICReg(Method):
 
     family = "redundancy-reduction"
     paper = "Bardes et al., VICReg, ICLR 2022"
-    default_augment = "byol"
+    default_augment = "solo-vicreg"
     defaults = {
         "proj_hidden_dim": 2048,
         "proj_output_dim": 2048,
