@@ -31,7 +31,7 @@ class RunSection:
     seed: int = _spec(0, ge=0)
     out_dir: str = "runs"
     device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
-    keep_checkpoints: int | list[int] = _spec(0, ge=0)  # epoch-N.pt copies: every N epochs, or these epochs
+    keep_checkpoints: int | list[int] = _spec(0, ge=0)  # noqa: RUF009 (an int default) epoch-N.pt copies: every N epochs, or these epochs
 
 
 @dataclass

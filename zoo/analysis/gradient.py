@@ -69,7 +69,7 @@ def gradient_flow(method: Method, views: list[Tensor]) -> dict[str, Any]:
     scale = max(float(a.abs().max()) for a in auto)
     embedding = _split(_flat(parts["positive"]), _flat(parts["negative"]))
     return {
-        "loss": float(loss),
+        "loss": float(loss.detach()),
         "closed_form_max_abs_error": err,
         "closed_form_max_rel_error": err / scale if scale else 0.0,
         "closed_form_dtype": "float64",
