@@ -28,6 +28,8 @@ _LAZY = {
     "load_recipe": "zoo.recipes",
     "train": "zoo.train",
     "compare": "zoo.report",
+    "analyze_hessian": "zoo.analysis",
+    "analyze_gradient": "zoo.analysis",
 }
 
 __all__ = [

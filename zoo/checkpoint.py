@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,3 +19,15 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     return torch.load(path, map_location=device, weights_only=True)
+
+
+def keeps_checkpoint(keep: int | list[int], epoch: int) -> bool:
+    """Whether `[run] keep_checkpoints` (every N epochs, or a list of epochs; 0 or [] for none) keeps `epoch`."""
+    return epoch in keep if isinstance(keep, list) else keep > 0 and epoch % keep == 0
+
+
+def copy_checkpoint(source: Path, target: Path) -> None:
+    """A copy of a written checkpoint (e.g. last.pt -> epoch-10.pt), never half-written either."""
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)

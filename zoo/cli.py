@@ -42,11 +42,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.set_defaults(func=_compare)
 
+    _add_analyze(sub)
+
     p = sub.add_parser("list", help="list methods, backbones, recipes, datasets or augmentation presets")
     p.add_argument("what", choices=sorted(_LISTS))
     p.add_argument("pattern", nargs="?", help="fnmatch pattern, e.g. 'resnet*'")
     p.set_defaults(func=_list)
     return parser
+
+
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="convergence analysis of runs: Hessian spectrum, mi-binary gradient flow")
+    kinds = p.add_subparsers(dest="analysis", required=True, parser_class=_Parser)
+    p = kinds.add_parser("hessian", help="top-k eigenvalues, trace and density of the loss Hessian; hessian.json")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--params", default="projector", help="projector (all but backbone), backbone, all, or a pattern")
+    p.add_argument("--checkpoint", default="last", help="last, epoch-N or all ([run] keep_checkpoints)")
+    p.add_argument("--figure", metavar="FILE", help="density figure (default: hessian.png by the run(s))")
+    for flag, default, what in (
+        ("--top-k", 10, "largest eigenvalues"),
+        ("--batch", 256, "images in the fixed batch"),
+        ("--seed", 0, "seed of the batch, its augmentation and the probes"),
+        ("--lanczos-steps", 40, "Lanczos steps for the top-k"),
+        ("--trace-probes", 32, "Hutchinson probes"),
+        ("--density-probes", 3, "SLQ probes"),
+        ("--density-steps", 40, "Lanczos steps per SLQ probe"),
+    ):
+        p.add_argument(flag, type=_count(0 if flag == "--seed" else 1), default=default, help=f"{what} ({default})")
+    p.set_defaults(func=_analyze_hessian)
+    p = kinds.add_parser("gradient", help="mi-binary: closed-form gradient vs autograd, positive/negative split")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--checkpoint", default="last", help="last, epoch-N or all")
+    p.add_argument("--batch", type=_count(2), default=256, help="images in the batch (256)")
+    p.add_argument("--seed", type=_count(0), default=0, help="seed of the batch and its augmentation (0)")
+    p.set_defaults(func=_analyze_gradient)
+
+
+def _count(least: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.lstrip("-").isdigit() or int(text) < least:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {least}, got {text!r}")
+        return int(text)
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,6 +131,29 @@ def _compare(args: argparse.Namespace) -> None:
     for target, render in ((args.markdown, to_markdown), (args.json, to_json)):
         if target:
             Path(target).write_text(render(rows))
+
+
+def _analyze_hessian(args: argparse.Namespace) -> None:
+    from zoo.analysis.commands import hessian_command
+    from zoo.analysis.hessian import HessianSettings
+
+    settings = HessianSettings(
+        params=args.params,
+        top_k=args.top_k,
+        batch=args.batch,
+        seed=args.seed,
+        lanczos_steps=args.lanczos_steps,
+        trace_probes=args.trace_probes,
+        density_probes=args.density_probes,
+        density_steps=args.density_steps,
+    )
+    hessian_command(args.runs, settings, args.checkpoint, args.figure, _console())
+
+
+def _analyze_gradient(args: argparse.Namespace) -> None:
+    from zoo.analysis.commands import gradient_command
+
+    gradient_command(args.runs, args.batch, args.checkpoint, args.seed, _console())
 
 
 def _list(args: argparse.Namespace) -> None:

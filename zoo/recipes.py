@@ -31,6 +31,7 @@ class RunSection:
     seed: int = _spec(0, ge=0)
     out_dir: str = "runs"
     device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
+    keep_checkpoints: int | list[int] = _spec(0, ge=0)  # noqa: RUF009 (an int default) epoch-N.pt copies: every N epochs, or these epochs
 
 
 @dataclass
@@ -209,11 +210,17 @@ def _is_instance(value: Any, t: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if t is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if typing.get_origin(t) is list:
+        return isinstance(value, list) and all(_is_instance(v, typing.get_args(t)[0]) for v in value)
     return isinstance(value, typing.get_origin(t) or t)
 
 
 def _check_rules(where: str, value: Any, rules: typing.Mapping[str, Any]) -> None:
     if value is None:
+        return
+    if isinstance(value, list):  # the rules hold for every element
+        for item in value:
+            _check_rules(where, item, rules)
         return
     if "choices" in rules and value not in rules["choices"]:
         raise RecipeError(f"{where}: {value!r} is not one of {', '.join(rules['choices'])}")

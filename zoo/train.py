@@ -20,7 +20,7 @@ import torch
 from rich.console import Console
 
 from zoo.augment import create_augment
-from zoo.checkpoint import load_checkpoint, save_checkpoint
+from zoo.checkpoint import copy_checkpoint, keeps_checkpoint, load_checkpoint, save_checkpoint
 from zoo.data import DeviceLoader, ImageDataset, create_dataset
 from zoo.errors import ZooError
 from zoo.evaluate import evaluate_knn, pixels
@@ -314,6 +314,8 @@ class _Run:
         with (self.run_dir / "metrics.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
         self._save()
+        if keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
+            copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
         progress.epoch_done(record)
         if s.epoch == self.recipe.schedule.epochs:
             (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")

@@ -138,3 +138,21 @@ def test_gather_distributed_equals_global_batch() -> None:
     # data-parallel training averages rank gradients; the gather layer already summed over ranks
     torch.testing.assert_close(torch.cat([o[1] for o in out]) / world, a.grad, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(torch.cat([o[2] for o in out]) / world, b.grad, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("bound", "l2_weight"), [("none", 0.0), ("jensen", 0.0), ("jensen", 0.5)])
+def test_gradient_parts_add_up_and_positive_part_matches_autograd(bound: str, l2_weight: float) -> None:
+    g = torch.Generator().manual_seed(3)
+    z1 = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    u1, u2 = torch.nn.functional.normalize(z1, dim=1), torch.nn.functional.normalize(z2, dim=1)
+    s = (u1 * u2).sum(dim=1) / 0.3
+    positive = torch.nn.functional.softplus(-torch.cat([s, s])).mean() + l2_weight * (u1 - u2).pow(2).mean()
+    positive.backward()
+    kwargs = {"tau_pos": 0.3, "tau_neg": 0.7, "bound": bound, "l2_weight": l2_weight}
+    pos = mi_binary_grad(z1.detach(), z2.detach(), part="positive", **kwargs)
+    neg = mi_binary_grad(z1.detach(), z2.detach(), part="negative", **kwargs)
+    both = mi_binary_grad(z1.detach(), z2.detach(), **kwargs)
+    torch.testing.assert_close(pos, (z1.grad, z2.grad), rtol=1e-9, atol=1e-12)
+    for p, n, b in zip(pos, neg, both, strict=True):
+        torch.testing.assert_close(p + n, b, rtol=1e-9, atol=1e-12)

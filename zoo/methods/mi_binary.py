@@ -25,6 +25,7 @@ from zoo.methods.base import Method
 
 Bound = Literal["jensen", "none"]
 BOUNDS: tuple[str, ...] = ("jensen", "none")
+Part = Literal["both", "positive", "negative"]
 
 
 class _PairIndex:
@@ -120,6 +121,7 @@ def mi_binary_grad(
     tau_neg: float = 0.5,
     bound: Bound = "jensen",
     l2_weight: float = 0.0,
+    part: Part = "both",
 ) -> tuple[Tensor, Tensor]:
     """Closed-form gradient of `MIBinaryLoss` with respect to z1 and z2 (single process), PAPER.md's equations.
 
@@ -127,6 +129,9 @@ def mi_binary_grad(
     dL/dz_i = (I - u_i u_i^T) dL/du_i / ||z_i||. Positives: W[i, p(i)] = -sigma(-s/tau_p) / (2N tau_p). Naive
     negatives: W[i, k] = sigma(s/tau_n) / (2N K tau_n); Jensen: W[i, k] = e^{s_ik/tau} / (tau (K + sum_j e^{s_ij/tau}))
     / (2N), i.e. sigma(LSE - log K) * softmax_k / (2N tau), so hard negatives dominate. K = 2N - 2.
+
+    `part="positive"` keeps only the positive-pair terms (and the L2 term, which also pulls positives together),
+    `"negative"` only the negative-pair terms: the two add up to the whole gradient (the paper's gradient flow).
     """
     n = z1.shape[0]
     z = torch.cat([z1, z2])
@@ -136,16 +141,18 @@ def mi_binary_grad(
     index = _PairIndex(n, 1, 0, z.device)
     rows = torch.arange(2 * n, device=z.device)
     weights = torch.zeros_like(sim)
-    weights[rows, index.pos_col] = -torch.sigmoid(-sim[rows, index.pos_col] / tau_pos) / (2 * n * tau_pos)
+    if part != "negative":
+        weights[rows, index.pos_col] = -torch.sigmoid(-sim[rows, index.pos_col] / tau_pos) / (2 * n * tau_pos)
     neg_logits = (sim / tau_neg).masked_fill(~index.neg_mask, -math.inf)
     if bound == "jensen":
         lse = torch.logsumexp(neg_logits, dim=1, keepdim=True)
         neg_w = torch.sigmoid(lse - math.log(index.num_neg)) * torch.softmax(neg_logits, dim=1) / (2 * n * tau_neg)
     else:
         neg_w = torch.sigmoid(neg_logits) / (2 * n * index.num_neg * tau_neg)
-    weights = weights + neg_w  # masked entries are exactly 0 (sigmoid/softmax of -inf)
+    if part != "positive":
+        weights = weights + neg_w  # masked entries are exactly 0 (sigmoid/softmax of -inf)
     grad_u = (weights + weights.T) @ u
-    if l2_weight:
+    if l2_weight and part != "negative":
         diff = 2 * l2_weight * (u[:n] - u[n:]) / (n * z1.shape[1])
         grad_u = grad_u + torch.cat([diff, -diff])
     grad_z = (grad_u - (grad_u * u).sum(dim=1, keepdim=True) * u) / norms
