@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from zoo.errors import DataError, PretrainedWeightsError, RecipeError, UnknownNameError, ZooError
+from zoo.errors import DataError, PretrainedWeightsError, RecipeError, SuiteError, UnknownNameError, ZooError
 
 __version__ = "0.1.0"
 
@@ -28,12 +28,16 @@ _LAZY = {
     "load_recipe": "zoo.recipes",
     "train": "zoo.train",
     "compare": "zoo.report",
+    "evaluate_linear": "zoo.evaluate",
+    "evaluate_run": "zoo.evaluate.run",
+    "run_suite": "zoo.suite",
 }
 
 __all__ = [
     "DataError",
     "PretrainedWeightsError",
     "RecipeError",
+    "SuiteError",
     "UnknownNameError",
     "ZooError",
     *_LAZY,

@@ -128,14 +128,14 @@ def evaluate_run(
 
     `overrides` are `eval.key=value` items (e.g. another linear protocol); the floors are measured again too.
     """
+    for item in overrides:
+        if not item.strip().startswith("eval."):
+            raise ZooError(f"zoo eval --set takes [eval] keys only (e.g. eval.linear_epochs=10), got {item!r}")
     run_dir = Path(run_dir)
     if not (run_dir / "recipe.toml").is_file():
         raise ZooError(f"{str(run_dir)!r} is not a run folder: it has no recipe.toml")
     if not (run_dir / "summary.json").is_file():
         raise ZooError(f"run {str(run_dir)!r} is unfinished; finish it first: zoo train --resume {run_dir}")
-    for item in overrides:
-        if not item.strip().startswith("eval."):
-            raise ZooError(f"zoo eval --set takes [eval] keys only (e.g. eval.linear_epochs=10), got {item!r}")
     recipe = load_recipe(run_dir / "recipe.toml", overrides)
     device = pick_device(recipe.run.device)
     evaluator, init = _evaluator(recipe, device, console)
