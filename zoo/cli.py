@@ -83,7 +83,7 @@ def _console():
     from rich.console import Console
 
     console = Console()
-    return console if console.is_terminal else Console(width=180)  # logs and pipes get the whole table
+    return console if console.is_terminal else Console(width=240)  # logs and pipes get the whole table
 
 
 def _train(args: argparse.Namespace) -> None:

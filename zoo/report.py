@@ -37,8 +37,8 @@ CROSS_METRIC_NOTE = (
     "(or the paper names none)."
 )
 CAPTION = (
-    "top-1 (%) on the test split: kNN (k-NN on frozen features), online linear (probe trained beside pre-training), "
-    "linear (offline probe on the frozen backbone); floors: raw pixels and the backbone at initialisation"
+    "top-1 (%) on the test split: kNN on frozen features; online linear: the probe trained beside pre-training; "
+    "linear: the offline probe on the frozen backbone; floors: the backbone at initialisation and raw pixels"
 )
 
 

@@ -18,7 +18,7 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "recipes" / "quickstart.toml"
 TINY = [
     "method.proj_hidden_dim=64",
     "method.proj_output_dim=32",
-    "data.fraction=0.04",
+    "data.fraction=0.02",
     "schedule.epochs=2",
     "schedule.batch_size=50",
     "schedule.warmup_epochs=1",
@@ -42,7 +42,7 @@ def test_online_probe_leaves_training_unchanged_and_labels_stay_out_of_the_loss(
     seen: list[object] = []
     loss = cls.loss
     monkeypatch.setattr(cls, "loss", lambda self, views, labels=None: seen.append(labels) or loss(self, views, labels))
-    base = [*TINY, f'run.out_dir="{tmp_path}"', "eval.linear_epochs=0"]
+    base = [*TINY, f'run.out_dir="{tmp_path}"', "eval.linear_epochs=0", "schedule.epochs=1"]
     with_probe = train(QUICKSTART, [*base, "run.name=probe"]).run_dir
     without = train(QUICKSTART, [*base, "run.name=none", "eval.online_linear=false"]).run_dir
     assert seen and all(labels is None for labels in seen)
