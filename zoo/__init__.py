@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from zoo.errors import DataError, PretrainedWeightsError, RecipeError, UnknownNameError, ZooError
+from zoo.errors import DataError, PretrainedWeightsError, RecipeError, SuiteError, UnknownNameError, ZooError
 
 __version__ = "0.1.0"
 
@@ -30,12 +30,16 @@ _LAZY = {
     "compare": "zoo.report",
     "analyze_hessian": "zoo.analysis",
     "analyze_gradient": "zoo.analysis",
+    "evaluate_linear": "zoo.evaluate",
+    "evaluate_run": "zoo.evaluate.run",
+    "run_suite": "zoo.suite",
 }
 
 __all__ = [
     "DataError",
     "PretrainedWeightsError",
     "RecipeError",
+    "SuiteError",
     "UnknownNameError",
     "ZooError",
     *_LAZY,

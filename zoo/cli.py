@@ -43,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_compare)
 
     _add_analyze(sub)
+    p = sub.add_parser("eval", help="evaluate finished runs again: offline linear probe and kNN, with their floors")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--linear", action="store_true", help="the offline linear probe (default: both)")
+    p.add_argument("--knn", action="store_true", help="kNN (default: both)")
+    _add_set(p, "an [eval] value, e.g. --set eval.linear_epochs=10")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("suite", help="run a suite of recipes (skipping finished runs, resuming others), then compare")
+    p.add_argument("suite", help="suite file, e.g. recipes/suites/fashion_mnist_small.toml")
+    p.add_argument("--out", metavar="DIR", help="where the suite's folder goes (default: the suite's out_dir)")
+    _add_set(p, "override a value of every run's recipe, e.g. --set run.device=cpu")
+    p.set_defaults(func=_suite)
 
     p = sub.add_parser("list", help="list methods, backbones, recipes, datasets or augmentation presets")
     p.add_argument("what", choices=sorted(_LISTS))
@@ -87,6 +99,10 @@ def _count(least: int) -> Callable[[str], int]:
     return parse
 
 
+def _add_set(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help_text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -104,7 +120,7 @@ def _console():
     from rich.console import Console
 
     console = Console()
-    return console if console.is_terminal else Console(width=180)  # logs and pipes get the whole table
+    return console if console.is_terminal else Console(width=240)  # logs and pipes get the whole table
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -154,6 +170,34 @@ def _analyze_gradient(args: argparse.Namespace) -> None:
     from zoo.analysis.commands import gradient_command
 
     gradient_command(args.runs, args.batch, args.checkpoint, args.seed, _console())
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from rich.console import Console
+
+    from zoo.evaluate.run import evaluate_run
+    from zoo.report import compare, rich_table
+
+    both, progress = args.linear == args.knn, Console(stderr=True)
+    for run in args.runs:
+        evaluate_run(run, linear=both or args.linear, knn=both or args.knn, overrides=args.overrides, console=progress)
+        print(f"evaluated {run}: results in {Path(run) / 'eval.json'} and summary.json")
+    _console().print(rich_table(compare(args.runs)))
+
+
+def _suite(args: argparse.Namespace) -> None:
+    from zoo.report import rich_table
+    from zoo.suite import run_suite
+    from zoo.train import TrainingInterrupted
+
+    try:
+        result = run_suite(args.suite, args.overrides, out_dir=args.out)
+    except TrainingInterrupted:
+        again = f"zoo suite {args.suite}" + (f" --out {args.out}" if args.out else "")
+        print(f"zoo: interrupted; the suite continues where it stopped with: {again}", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    _console().print(rich_table(result.rows))
+    print(f"suite folder: {result.folder} (comparison.md, comparison.json)")
 
 
 def _list(args: argparse.Namespace) -> None:

@@ -24,3 +24,7 @@ class DataError(ZooError, FileNotFoundError):
 
 class PretrainedWeightsError(ZooError, RuntimeError):
     """Pretrained weights were asked for but cannot be had (no network, no cache)."""
+
+
+class SuiteError(ZooError, ValueError):
+    """A suite file that cannot be parsed or validated."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console
@@ -48,3 +50,22 @@ class TrainProgress:
             f"{record['images_per_s']:.0f} img/s  {record['seconds']:.1f} s{knn}"
         )
         self.console.print(line, highlight=False)  # above the live bar on a terminal, a log line elsewhere
+
+
+@contextmanager
+def work_progress(console: Console | None, description: str, total: int) -> Iterator[Callable[[], None]]:
+    """A rich bar for long work besides training (linear probes); yields `advance()`. Silent off a terminal."""
+    progress = Progress(
+        TextColumn(f"[bold]{description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=console is None or not console.is_terminal,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)

@@ -87,12 +87,26 @@ class EvalSection:
     knn_k: int = _spec(200, ge=1)
     knn_t: float = _spec(0.1, gt=0.0)
     knn_every: int = _spec(0, ge=0)  # 0: only at the start (init, pixels) and at the end
+    # offline linear probe after training (zoo/evaluate/linear.py; solo-learn's protocol); 0 epochs: none
+    linear_epochs: int = _spec(100, ge=0)
+    linear_lr: float = _spec(0.1, gt=0.0)
+    linear_wd: float = _spec(0.0, ge=0.0)
+    linear_batch_size: int = _spec(256, ge=1)
+    linear_augment: bool = True  # False: features extracted once (fast, deterministic)
+    # online linear probe on detached features during pre-training (zoo/evaluate/online.py)
+    online_linear: bool = True
+    online_lr: float = _spec(0.1, gt=0.0)
+    online_wd: float = _spec(0.0, ge=0.0)
+
+
+# What a [paper] value measures; reports compute a delta only against our number of the same metric.
+PAPER_METRICS = ("linear top-1", "online linear top-1", "knn top-1")
 
 
 @dataclass
 class PaperSection:
     value: float | None = None
-    metric: str = ""
+    metric: str = _spec("", choices=("", *PAPER_METRICS))
     source: str = ""
 
 
@@ -223,7 +237,8 @@ def _check_rules(where: str, value: Any, rules: typing.Mapping[str, Any]) -> Non
             _check_rules(where, item, rules)
         return
     if "choices" in rules and value not in rules["choices"]:
-        raise RecipeError(f"{where}: {value!r} is not one of {', '.join(rules['choices'])}")
+        valid = ", ".join(str(c) or '""' for c in rules["choices"])
+        raise RecipeError(f"{where}: {value!r} is not one of {valid}")
     for rule, ok, text in (
         ("ge", lambda v, b: v >= b, ">="),
         ("gt", lambda v, b: v > b, ">"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,51 +19,101 @@ COLUMNS: list[tuple[str, str]] = [
     ("dataset", "dataset"),
     ("epochs", "epochs"),
     ("knn_top1", "kNN top-1"),
-    ("gain_over_init", "gain over init"),
+    ("online_linear_top1", "online linear"),
+    ("linear_top1", "linear top-1"),
+    ("linear_top1_init", "linear at init"),
     ("knn_top1_pixels", "pixels kNN"),
+    ("linear_top1_pixels", "pixels linear"),
     ("paper", "paper"),
     ("paper_metric", "paper metric"),
     ("delta", "Δ vs paper"),
     ("images_per_s", "img/s"),
     ("wall_s", "wall time"),
 ]
+# A paper number is compared only with our number of the same metric (the recipe's [paper] metric).
+METRIC_KEYS = {"linear top-1": "linear_top1", "online linear top-1": "online_linear_top1", "knn top-1": "knn_top1"}
+CROSS_METRIC_NOTE = (
+    "Δ is computed only between the same metric; '-*': this run has no number of the paper's metric "
+    "(or the paper names none)."
+)
+CAPTION = (
+    "top-1 (%) on the test split: kNN on frozen features; online linear: the probe trained beside pre-training; "
+    "linear: the offline probe on the frozen backbone; floors: the backbone at initialisation and raw pixels"
+)
 
 
 def compare(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """One row per run folder (its summary.json), in the order given."""
+    """One row per run folder, in the order given; unfinished runs get a row saying so."""
     rows = []
-    for run_dir in run_dirs:
-        path = Path(run_dir) / "summary.json"
-        if not path.is_file():
-            raise ZooError(f"{str(run_dir)!r} is not a finished run folder: it has no summary.json")
-        rows.append(_row(Path(run_dir).name, json.loads(path.read_text())))
+    for run_dir in map(Path, run_dirs):
+        path = run_dir / "summary.json"
+        if path.is_file():
+            rows.append(_row(run_dir.name, json.loads(path.read_text())))
+        elif (run_dir / "recipe.toml").is_file():
+            rows.append(_row(run_dir.name, _unfinished_summary(run_dir)))
+        else:
+            raise ZooError(f"{str(run_dir)!r} is not a run folder: it has no summary.json and no recipe.toml")
     if not rows:
         raise ZooError("no run folders given: zoo compare RUN_DIR [RUN_DIR ...]")
     return rows
 
 
+def _unfinished_summary(run_dir: Path) -> dict[str, Any]:
+    """What a run folder without summary.json tells: its recipe and the epochs in metrics.jsonl."""
+    recipe = tomllib.loads((run_dir / "recipe.toml").read_text())
+    metrics = run_dir / "metrics.jsonl"
+    history = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
+    last = {k: v for h in history for k, v in h.items()}  # the latest value of every metric
+    return {
+        "method": recipe["method"]["name"],
+        "backbone": recipe["backbone"]["name"],
+        "dataset": recipe["data"]["dataset"],
+        "epochs": recipe["schedule"]["epochs"],
+        "epochs_done": len(history),
+        "complete": False,
+        "knn_top1": last.get("knn_top1"),
+        "online_linear_top1": last.get("online_linear_top1"),
+        "paper": recipe.get("paper") if "value" in recipe.get("paper", {}) else None,
+        "wall_s": sum(h["seconds"] for h in history) or None,
+    }
+
+
 def _row(name: str, s: dict[str, Any]) -> dict[str, Any]:
     paper = s.get("paper") or {}
-    ours, theirs = s.get("knn_top1"), paper.get("value")
+    theirs, metric = paper.get("value"), paper.get("metric", "")
+    ours = s.get(METRIC_KEYS[metric]) if metric in METRIC_KEYS else None
+    done = s["epochs_done"] if s.get("complete") else f"{s['epochs_done']}/{s['epochs']} (unfinished)"
     return {
         "run": name,
         "method": s["method"],
         "backbone": s["backbone"],
         "dataset": s["dataset"],
-        "epochs": s["epochs_done"] if s.get("complete") else f"{s['epochs_done']}/{s['epochs']}",
-        "knn_top1": ours,
+        "epochs": done,
+        "complete": bool(s.get("complete")),
+        "knn_top1": s.get("knn_top1"),
         "gain_over_init": s.get("gain_over_init"),
+        "online_linear_top1": s.get("online_linear_top1"),
+        "linear_top1": s.get("linear_top1"),
+        "linear_top5": s.get("linear_top5"),
+        "linear_top1_init": s.get("linear_top1_init"),
+        "knn_top1_init": s.get("knn_top1_init"),
         "knn_top1_pixels": s.get("knn_top1_pixels"),
+        "linear_top1_pixels": s.get("linear_top1_pixels"),
+        "linear_protocol": s.get("linear_protocol"),
         "paper": theirs,
-        "paper_metric": paper.get("metric", ""),
+        "paper_metric": metric,
         "paper_source": paper.get("source", ""),
         "delta": None if ours is None or theirs is None else ours - theirs,
+        "cross_metric": theirs is not None and ours is None,
         "images_per_s": s.get("images_per_s"),
         "wall_s": s.get("wall_s"),
     }
 
 
-def _cell(key: str, value: Any) -> str:
+def _cell(key: str, row: dict[str, Any]) -> str:
+    value = row[key]
+    if key == "delta" and row["cross_metric"]:
+        return "-*"
     if value is None:
         return "-"
     if key == "wall_s":
@@ -78,21 +129,22 @@ def _cell(key: str, value: Any) -> str:
 
 
 def rich_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(
-        title="zoo compare", caption="kNN top-1 (%) on the test split; paper numbers as quoted, with their metric"
-    )
+    notes = [CROSS_METRIC_NOTE] if any(row["cross_metric"] for row in rows) else []
+    table = Table(title="zoo compare", caption="\n".join([CAPTION, *notes]))
     for key, title in COLUMNS:
         table.add_column(title, justify="left" if key in ("run", "method", "backbone", "dataset") else "right")
     for row in rows:
-        table.add_row(*(_cell(key, row[key]) for key, _ in COLUMNS))
+        table.add_row(*(_cell(key, row) for key, _ in COLUMNS))
     return table
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cell(key, row[key]) for key, _ in COLUMNS) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(key, row) for key, _ in COLUMNS) + " |" for row in rows]
     sources = sorted({row["paper_source"] for row in rows if row["paper_source"]})
-    lines += [""] + [f"Paper: {source}." for source in sources]
+    lines += ["", CAPTION[0].upper() + CAPTION[1:] + "."]
+    lines += [CROSS_METRIC_NOTE] if any(row["cross_metric"] for row in rows) else []
+    lines += [f"Paper: {source}." for source in sources]
     return "\n".join(lines) + "\n"
 
 

@@ -22,8 +22,11 @@ from rich.console import Console
 from zoo.augment import create_augment
 from zoo.checkpoint import copy_checkpoint, keeps_checkpoint, load_checkpoint, save_checkpoint
 from zoo.data import DeviceLoader, ImageDataset, create_dataset
+from zoo.device import pick_device
 from zoo.errors import ZooError
-from zoo.evaluate import evaluate_knn, pixels
+from zoo.evaluate import OnlineLinearProbe, embed_all, evaluate_knn, pixels
+from zoo.evaluate.linear import frozen
+from zoo.evaluate.run import Evaluator, as_record, linear_protocol, linear_record, summary_fields, write_results
 from zoo.methods import Method, create_method
 from zoo.optim import create_optimizer, warmup_cosine
 from zoo.progress import TrainProgress
@@ -61,6 +64,9 @@ class TrainState:
     wall_s: float = 0.0
     knn_init: float | None = None
     knn_pixels: float | None = None
+    linear_init: dict[str, float] | None = None  # offline linear probe {"top1", "top5"} at init, of pixels, at the end
+    linear_pixels: dict[str, float] | None = None
+    linear: dict[str, float] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -102,14 +108,6 @@ def _new_run_dir(out_dir: Path, name: str) -> Path:
         candidate = out_dir / f"{name}-{n}"
     (candidate / "checkpoints").mkdir(parents=True)
     return candidate
-
-
-def pick_device(choice: str) -> torch.device:
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ZooError("run.device = 'cuda' but no CUDA device is available: use 'auto' or 'cpu'")
-    return torch.device(choice)
 
 
 def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
@@ -174,6 +172,11 @@ class _Run:
             warmup_start_lr=recipe.schedule.warmup_start_lr,
             min_lr=recipe.schedule.min_lr,
         )
+        self.probe = self._online_probe()
+        self.evaluator = Evaluator(
+            recipe, (self.loader.images, self.loader.labels), self.test, self.train_set.num_classes,
+            self.augment.mean, self.augment.std, console,
+        )  # fmt: skip
         self.state = TrainState()
         self._stop_requested = False
 
@@ -187,10 +190,13 @@ class _Run:
             started = time.perf_counter()
             self.state.knn_init = self._knn(self.method)
             self.state.knn_pixels = self._knn(pixels)
+            if self.recipe.eval.linear_epochs:
+                self.state.linear_init = as_record(self.evaluator.linear(self.method, " (init)"))
+                self.state.linear_pixels = as_record(self.evaluator.linear(pixels, " (pixels)"))
             self.state.wall_s = time.perf_counter() - started
             self.console.print(
                 f"run {run_dir}: kNN top-1 at initialisation {self.state.knn_init:.2f}, "
-                f"raw pixels {self.state.knn_pixels:.2f}",
+                f"raw pixels {self.state.knn_pixels:.2f}" + self._linear_floors_text(),
                 highlight=False,
             )
 
@@ -202,6 +208,8 @@ class _Run:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.state = TrainState(**ckpt["state"])
+        if self.probe is not None:
+            self.probe.load_state_dict(ckpt["online_probe"])
 
     def _save(self) -> None:
         save_checkpoint(
@@ -211,6 +219,7 @@ class _Run:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
                 "state": vars(self.state),
+                "online_probe": self.probe and self.probe.state_dict(),
             },
         )
 
@@ -225,6 +234,8 @@ class _Run:
                     self._train_epoch(progress)
         finally:
             signal.signal(signal.SIGINT, previous)
+        if self.state.epoch == epochs:
+            self._finish()
 
     def _request_stop(self, signum: int, frame: Any) -> None:
         if self._stop_requested:  # a second Ctrl-C stops at once
@@ -280,6 +291,8 @@ class _Run:
         loss.backward()
         self.optimizer.step()
         self.scheduler.step()
+        if self.probe is not None:
+            self.probe.step(labels)  # on the features the loss computed, detached
         return loss
 
     def _check_finite(self, bad_step: torch.Tensor) -> None:
@@ -307,6 +320,8 @@ class _Run:
         if s.epoch == self.recipe.schedule.epochs or (every and s.epoch % every == 0):
             started = time.perf_counter()
             record["knn_top1"] = self._knn(self.method)
+            if self.probe is not None:
+                record["online_linear_top1"] = self._online_top1()
             s.wall_s += time.perf_counter() - started
         s.wall_s += seconds
         s.history.append(record)
@@ -317,8 +332,19 @@ class _Run:
         if keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
             copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
         progress.epoch_done(record)
-        if s.epoch == self.recipe.schedule.epochs:
-            (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+
+    def _finish(self) -> None:
+        """After the last epoch: the offline linear probe (once), then eval.json and summary.json."""
+        if self.recipe.eval.linear_epochs and self.state.linear is None:
+            started = time.perf_counter()
+            self.state.linear = as_record(self.evaluator.linear(self.method))
+            self.state.wall_s += time.perf_counter() - started
+            self._save()
+            self.console.print(
+                f"linear probe top-1 {self.state.linear['top1']:.2f}" + self._linear_floors_text(), highlight=False
+            )
+        write_results(self.run_dir, self._results())
+        (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
 
     def _knn(self, model: Any) -> float:
         e = self.recipe.eval
@@ -331,6 +357,42 @@ class _Run:
             k=e.knn_k,
             t=e.knn_t,
         )
+
+    def _online_probe(self) -> OnlineLinearProbe | None:
+        e = self.recipe.eval
+        if not e.online_linear:
+            return None
+        return OnlineLinearProbe(
+            self.method.backbone, self.method.num_features, self.train_set.num_classes,
+            image_size=self.recipe.backbone.image_size, total_steps=self.total_steps, lr=e.online_lr,
+            weight_decay=e.online_wd, seed=self.recipe.run.seed, device=self.device,
+        )  # fmt: skip
+
+    def _online_top1(self) -> float:
+        assert self.probe is not None
+        with frozen(self.method):
+            features = embed_all(lambda x: self.method(self.augment.prepare(x)), self.test[0])
+        return self.probe.top1(features, self.test[1])
+
+    def _linear_floors_text(self) -> str:
+        s = self.state
+        if s.linear_init is None or s.linear_pixels is None:
+            return ""
+        return f"; linear probe at initialisation {s.linear_init['top1']:.2f}, raw pixels {s.linear_pixels['top1']:.2f}"
+
+    def _results(self) -> dict[str, Any]:
+        """This run's eval.json entries."""
+        r, s, e = self.recipe, self.state, self.recipe.eval
+        knn = next((h["knn_top1"] for h in reversed(s.history) if "knn_top1" in h), None)
+        results: dict[str, Any] = {
+            "knn": {"top1": knn, "top1_init": s.knn_init, "top1_pixels": s.knn_pixels, "k": e.knn_k, "t": e.knn_t}
+        }
+        if e.linear_epochs:
+            results["linear"] = linear_record(s.linear, s.linear_init, s.linear_pixels, linear_protocol(e, r.run.seed))
+        if e.online_linear:
+            online = next((h["online_linear_top1"] for h in reversed(s.history) if "online_linear_top1" in h), None)
+            results["online_linear"] = {"top1": online, "lr": e.online_lr, "weight_decay": e.online_wd}
+        return results
 
     def summary(self) -> dict[str, Any]:
         r, s = self.recipe, self.state
@@ -361,6 +423,7 @@ class _Run:
             "final_loss": s.history[-1]["loss"] if s.history else None,
             "images_per_s": sum(epochs_ips) / len(epochs_ips) if epochs_ips else None,
             "wall_s": s.wall_s,
+            **summary_fields({k: v for k, v in self._results().items() if k != "knn"}),
             "device": torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu",
             "paper": {"value": paper.value, "metric": paper.metric, "source": paper.source}
             if paper.value is not None and not math.isnan(paper.value)

@@ -25,7 +25,7 @@ TINY = {
     "data": {"fraction": 0.04},
     "schedule": {"epochs": 1, "batch_size": 50, "warmup_epochs": 0.5, "log_every": 4},
     "optim": {"lr": 0.05},  # quickstart's 0.3 suits mi-binary; VICReg's loss (weights 25/25/1) diverges with it
-    "eval": {"knn_k": 20},
+    "eval": {"knn_k": 20, "linear_epochs": 2, "linear_augment": False},
 }
 STEPS = 8  # 400 images (4 % of 10k) in batches of 50
 
@@ -67,4 +67,5 @@ def test_every_method_trains_with_its_defaults(method: str, tmp_path: Path) -> N
     assert summary["family"] == get_method_class(method).family
     assert summary["complete"] and summary["steps"] == STEPS
     assert summary["hparams"] == get_method_class(method).defaults
-    assert 0.0 <= summary["knn_top1"] <= 100.0
+    for key in ("knn_top1", "online_linear_top1", "linear_top1"):
+        assert 0.0 <= summary[key] <= 100.0, key

@@ -26,6 +26,8 @@ QUICK = [
     "schedule.warmup_epochs=1",
     "schedule.log_every=2",
     "eval.knn_k=20",
+    "eval.linear_epochs=2",
+    "eval.linear_augment=false",
 ]
 QUICKSTART = str(Path(__file__).resolve().parents[2] / "recipes" / "quickstart.toml")
 
@@ -40,15 +42,22 @@ def _sets(out_dir: Path, extra: list[str] = ()) -> list[str]:
 def test_train_then_compare_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", QUICKSTART, *_sets(tmp_path)]) == 0
     run = tmp_path / "quickstart"
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "metrics.jsonl", "recipe.toml", "summary.json"]
+    assert sorted(p.name for p in run.iterdir()) == [
+        "checkpoints",
+        "eval.json",
+        "metrics.jsonl",
+        "recipe.toml",
+        "summary.json",
+    ]
     assert (run / "checkpoints" / "last.pt").is_file()
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in metrics] == [1, 2]
     assert all(m["loss"] > 0 and m["images_per_s"] > 0 and m["seconds"] > 0 for m in metrics)
-    assert "knn_top1" in metrics[-1]
+    assert "knn_top1" in metrics[-1] and "online_linear_top1" in metrics[-1]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["method"] == "mi-binary" and summary["complete"] and summary["steps"] == 16
-    for key in ("knn_top1", "knn_top1_init", "knn_top1_pixels"):
+    keys = ("knn_top1", "knn_top1_init", "knn_top1_pixels", "online_linear_top1")
+    for key in (*keys, "linear_top1", "linear_top5", "linear_top1_init", "linear_top1_pixels"):
         assert 0.0 <= summary[key] <= 100.0
     assert summary["gain_over_init"] == pytest.approx(summary["knn_top1"] - summary["knn_top1_init"])
     capsys.readouterr()
@@ -118,6 +127,14 @@ def test_user_errors_exit_2_with_one_line(
         "unknown verb": (["fly"], "invalid choice"),
         "compare non-run": (["compare", str(tmp_path)], "no summary.json"),
         "resume non-run": (["train", "--resume", str(tmp_path)], "not a run folder"),
+        "eval non-run": (["eval", str(tmp_path)], "not a run folder"),
+        "eval bad --set": (["eval", str(tmp_path), "--set", "optim.lr=1"], "[eval] keys only"),
+        "missing suite": (["suite", str(tmp_path / "nope.toml")], "not found"),
+        "suite bad key": (["suite", _write(tmp_path / "s.toml", "[[run]]\nrecipy = 'a.toml'\n")], "unknown key"),
+        "suite bad recipe": (
+            ["suite", _write(tmp_path / "t.toml", f"[[run]]\nrecipe = '{QUICKSTART}'\noverrides = ['eval.knn_k=0']\n")],
+            "run 'quickstart'",
+        ),
     }
     for name, (args, expected) in cases.items():
         code, err = _run_cli(*args, capsys=capsys)

@@ -12,10 +12,10 @@ from torch import Tensor
 from zoo.augment import create_augment
 from zoo.checkpoint import load_checkpoint
 from zoo.data import create_dataset
+from zoo.device import pick_device
 from zoo.errors import ZooError
 from zoo.methods import Method, create_method
 from zoo.recipes import Recipe, load_recipe
-from zoo.train import pick_device
 
 _EPOCH = re.compile(r"epoch-(\d+)")
 

@@ -13,10 +13,15 @@ Features = Callable[[Tensor], Tensor]
 
 
 @torch.no_grad()
+def embed_all(features: Features, images: Tensor, *, batch_size: int = 512) -> Tensor:
+    """Float32 features (N, D) of `images` (already model input), computed in batches."""
+    chunks = [features(images[i : i + batch_size]).float().flatten(1) for i in range(0, len(images), batch_size)]
+    return torch.cat(chunks)
+
+
 def extract_features(features: Features, images: Tensor, *, batch_size: int = 512) -> Tensor:
     """L2-normalised float32 features of `images` (already model input), computed in batches."""
-    chunks = [features(images[i : i + batch_size]).float().flatten(1) for i in range(0, len(images), batch_size)]
-    return F.normalize(torch.cat(chunks), dim=1)
+    return F.normalize(embed_all(features, images, batch_size=batch_size), dim=1)
 
 
 @torch.no_grad()
