@@ -23,7 +23,7 @@ from rich.console import Console
 
 from zoo.augment import create_augment
 from zoo.checkpoint import load_checkpoint, save_checkpoint
-from zoo.data import DeviceLoader, ImageDataset, create_dataset
+from zoo.data import ImageDataset, open_training_data
 from zoo.errors import ZooError
 from zoo.evaluate import evaluate_knn, pixels
 from zoo.methods import Method, create_method
@@ -132,12 +132,14 @@ class _Run:
         self.recipe, self.console = recipe, console
         self.device = pick_device(recipe.run.device)
         torch.manual_seed(recipe.run.seed)
-        d = recipe.data
-        self.train_set: ImageDataset = create_dataset(
-            d.dataset, split="train", root=d.root, download=d.download, fraction=d.fraction, seed=recipe.run.seed
+        self.data = open_training_data(
+            recipe.data,
+            batch_size=recipe.schedule.batch_size,
+            device=self.device,
+            seed=recipe.run.seed,
+            log=lambda line: console.print(line, highlight=False),
         )
-        test_set = create_dataset(d.dataset, split="test", root=d.root, download=d.download)
-        self.test = (test_set.images.to(self.device), test_set.labels.to(self.device))  # copied once, not per kNN
+        self.train_set: ImageDataset = self.data.train_set
         b = recipe.backbone
         self.method: Method = create_method(
             recipe.method.name,
@@ -158,9 +160,7 @@ class _Run:
             normalize=self.train_set.normalize,
             **recipe.augment.overrides,
         )
-        self.loader = DeviceLoader(
-            self.train_set, batch_size=recipe.schedule.batch_size, device=self.device, seed=recipe.run.seed
-        )
+        self.loader = self.data.loader
         self.optimizer = build_optimizer(recipe, self.method.param_groups())
         self.steps_per_epoch = len(self.loader)
         self.total_steps = recipe.schedule.epochs * self.steps_per_epoch
@@ -180,11 +180,9 @@ class _Run:
             self.state.knn_init = self._knn(self.method)
             self.state.knn_pixels = self._knn(pixels)
             self.state.wall_s = time.perf_counter() - started
-            self.console.print(
-                f"run {run_dir}: kNN top-1 at initialisation {self.state.knn_init:.2f}, "
-                f"raw pixels {self.state.knn_pixels:.2f}",
-                highlight=False,
-            )
+            s = self.state
+            knn = self.data.skipped or f"kNN top-1 at initialisation {s.knn_init:.2f}, raw pixels {s.knn_pixels:.2f}"
+            self.console.print(f"run {run_dir}: {knn}", highlight=False)
 
     def _restore(self) -> None:
         if not self.checkpoint_path.is_file():
@@ -296,7 +294,7 @@ class _Run:
             "seconds": seconds,
         }
         every = self.recipe.eval.knn_every
-        if s.epoch == self.recipe.schedule.epochs or (every and s.epoch % every == 0):
+        if self.data.evaluation and (s.epoch == self.recipe.schedule.epochs or (every and s.epoch % every == 0)):
             started = time.perf_counter()
             record["knn_top1"] = self._knn(self.method)
             s.wall_s += time.perf_counter() - started
@@ -310,14 +308,17 @@ class _Run:
         if s.epoch == self.recipe.schedule.epochs:
             (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
 
-    def _knn(self, model: Any) -> float:
+    def _knn(self, model: Any) -> float | None:
+        if self.data.evaluation is None:
+            return None
         e = self.recipe.eval
+        fit, test = self.data.evaluation  # on the device, or on the host when over the memory budget
         return evaluate_knn(
             model,
-            self.augment.prepare,
-            (self.loader.images, self.loader.labels),
-            self.test,
-            num_classes=self.train_set.num_classes,
+            lambda x: self.augment.prepare(x.to(self.device, non_blocking=True)),
+            fit,
+            test,
+            num_classes=self.data.num_classes,
             k=e.knn_k,
             t=e.knn_t,
         )
