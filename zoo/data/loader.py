@@ -74,4 +74,4 @@ class DeviceLoader(BatchPlan):
         order = self.order(epoch).to(self.device)
         for step in range(len(self)):
             index = order[step * self.batch_size : (step + 1) * self.batch_size]
-            yield self.images[index], self.labels[index]
+            yield torch.index_select(self.images, 0, index), self.labels[index]
