@@ -108,8 +108,9 @@ def open_training_data(
     fit, test = evaluation
     left = limit - (0 if stream else size)
     on_device = _nbytes(fit) + _nbytes(test) <= left
-    pairs = (_place(fit, device, on_device), _place(test, device, on_device))
-    return TrainingData(train_set, loader, pairs, fit.num_classes)
+    shared = fit is train_set and isinstance(loader, DeviceLoader)  # already on the device: no second copy
+    fit_pair = (loader.images, loader.labels) if shared else _place(fit, device, on_device)
+    return TrainingData(train_set, loader, (fit_pair, _place(test, device, on_device)), fit.num_classes)
 
 
 def _evaluation(
