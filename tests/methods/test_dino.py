@@ -26,7 +26,7 @@ def _reference_loss(method: zoo.Method, views: list[torch.Tensor]) -> tuple[torc
     reference = DINOLoss(
         h["num_prototypes"], teacher_temp=h["teacher_temperature"], student_temp=h["student_temperature"]
     )
-    reference.center.copy_(method.criterion.center)
+    reference.center.copy_(method.criterion.criterion.center)
     student = [method.head(method.backbone(v)) for v in views]
     teacher = [method.head_momentum(method.backbone_momentum(v)) for v in views[:2]]
     return reference(teacher, student, teacher_temp=method.teacher_temperature()), reference
@@ -39,7 +39,9 @@ def test_defaults_follow_solo_learn_cifar() -> None:
     assert weight.shape == (4096, 256)
     torch.testing.assert_close(weight.norm(dim=1), torch.ones(4096))  # weight-normalised, norm fixed at 1
     assert not method.head.last_layer.parametrizations.weight.original0.requires_grad
-    assert method.teacher_temperature() == pytest.approx(0.04)
+    assert method.teacher_temperature() == pytest.approx(0.07)  # solo-learn: no teacher warm-up on CIFAR
+    h = method.hparams
+    assert (h["freeze_last_layer_steps"], h["momentum"], h["student_temperature"]) == (195, 0.9995, 0.1)
 
 
 @pytest.mark.parametrize("sizes", [(32, 32), (32, 32, 16, 16)])
@@ -47,13 +49,13 @@ def test_loss_equals_lightly_dino_loss(sizes: tuple[int, ...]) -> None:
     method = zoo.create_method("dino", backbone=TINY_BACKBONE, warmup_teacher_temperature_steps=4, **SMALL)
     method.step_end(0.0)  # teacher temperature 0.0475
     with torch.no_grad():
-        method.criterion.center.normal_()
+        method.criterion.criterion.center.normal_()
     method.eval()
     g = torch.Generator().manual_seed(2)
     views = [torch.randn(8, 3, s, s, generator=g) for s in sizes]  # local views go to the student only
     expected, reference = _reference_loss(method, views)
     torch.testing.assert_close(method.loss(views), expected)
-    torch.testing.assert_close(method.criterion.center, reference.center)
+    torch.testing.assert_close(method.criterion.criterion.center, reference.center)
 
 
 def test_teacher_temperature_warms_up_linearly_and_resumes() -> None:

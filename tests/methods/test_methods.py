@@ -40,7 +40,8 @@ def test_loss_is_finite_and_reaches_every_trainable_parameter(name: str) -> None
 @pytest.mark.parametrize("name", METHODS)
 def test_momentum_targets_change_only_in_step_end(name: str) -> None:
     method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
-    frozen = [p for p in method.parameters() if not p.requires_grad]
+    # weight-normalised prototypes (SwAV, DINO) keep their norm fixed at 1: frozen, but no momentum target
+    frozen = [p for n, p in method.named_parameters() if not p.requires_grad and not n.endswith("original0")]
     if not method._momentum_pairs:
         assert not frozen, f"{name} has frozen parameters but no momentum target"
         return
@@ -54,9 +55,14 @@ def test_momentum_targets_change_only_in_step_end(name: str) -> None:
     assert any(not torch.equal(a, p) for a, p in zip(before, frozen, strict=True)), "step_end left targets alone"
 
 
+# solo-learn's CIFAR DINO has no teacher warm-up: at 0.07 from step 0 the cross-entropy rises over the first steps on
+# one batch (the instability the warm-up exists for), so this smoke test uses the paper's 30-epoch warm-up
+SMOKE_OVERRIDES: dict[str, dict[str, int]] = {"dino": {"warmup_teacher_temperature_steps": 30 * 195}}
+
+
 @pytest.mark.parametrize("name", METHODS)
 def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
-    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32, **SMOKE_OVERRIDES.get(name, {}))
     optimizer = torch.optim.AdamW(method.param_groups(), lr=1e-3, weight_decay=0.0)
     views, labels = _views(method, batch=16)
     # queues fill with this batch's own past keys (hard negatives); judge the model with the starting buffers

@@ -24,7 +24,7 @@ def test_loss_equals_lightly_ntxent_with_a_queue(views32: list[torch.Tensor]) ->
     references = []
     for criterion in method.criteria:
         reference = NTXentLoss(temperature=0.3, memory_bank_size=(64, 32))
-        reference.memory_bank.bank.copy_(criterion.memory_bank.bank)
+        reference.memory_bank.bank.copy_(criterion.criterion.memory_bank.bank)
         references.append(reference)
     q1, q2 = (method.projector(method.backbone(v)) for v in views32)
     k1, k2 = _keys(method, views32)
@@ -35,7 +35,7 @@ def test_loss_equals_lightly_ntxent_with_a_queue(views32: list[torch.Tensor]) ->
 def test_each_view_has_its_own_queue_that_fills_and_rolls(views32: list[torch.Tensor]) -> None:
     method = zoo.create_method("moco-v2", backbone=TINY_BACKBONE, queue_size=24, **SMALL)
     method.eval()
-    banks = [criterion.memory_bank for criterion in method.criteria]
+    banks = [criterion.criterion.memory_bank for criterion in method.criteria]
     initial = banks[0].bank.clone()
     k1, k2 = (torch.nn.functional.normalize(k, dim=1) for k in _keys(method, views32))
     method.loss(views32)
@@ -58,21 +58,21 @@ def test_queues_are_in_the_state_dict() -> None:
     a.eval()
     a.loss([torch.randn(8, 3, 32, 32), torch.randn(8, 3, 32, 32)])
     state = a.state_dict()
-    assert {"criteria.0.memory_bank.bank", "criteria.1.memory_bank.bank_ptr"} <= state.keys()
+    assert {"criteria.0.criterion.memory_bank.bank", "criteria.1.criterion.memory_bank.bank_ptr"} <= state.keys()
     buffer = io.BytesIO()
     torch.save(state, buffer)
     buffer.seek(0)
     b = zoo.create_method("moco-v2", backbone=TINY_BACKBONE, queue_size=24, **SMALL)
     b.load_state_dict(torch.load(buffer, weights_only=True))
     for ca, cb in zip(a.criteria, b.criteria, strict=True):
-        assert torch.equal(ca.memory_bank.bank, cb.memory_bank.bank)
-        assert int(cb.memory_bank.bank_ptr) == 8
+        assert torch.equal(ca.criterion.memory_bank.bank, cb.criterion.memory_bank.bank)
+        assert int(cb.criterion.memory_bank.bank_ptr) == 8
 
 
 def test_loss_decreases_on_a_fixed_batch_against_a_fixed_queue(views32: list[torch.Tensor]) -> None:
     """The method learns; on a repeated batch the queue would fill with copies of the positives, so hold it fixed."""
     method = zoo.create_method("moco-v2", backbone=TINY_BACKBONE, queue_size=256, **SMALL)
-    banks = [criterion.memory_bank for criterion in method.criteria]
+    banks = [criterion.criterion.memory_bank for criterion in method.criteria]
     saved = [b.bank.clone() for b in banks]
     optimizer = torch.optim.AdamW(method.param_groups(), lr=1e-3, weight_decay=0.0)
     losses = []

@@ -1,4 +1,4 @@
-"""NNCLR: lightly's NT-Xent between support-set neighbours and predictions, and the support set's state."""
+"""NNCLR: the loss on support-set neighbours and predictions (lightly's NT-Xent variant), the support set's state."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from tests.conftest import TINY_BACKBONE
 SMALL = {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64}
 
 
-def test_loss_equals_lightly_ntxent_on_nearest_neighbours(views32: list[torch.Tensor]) -> None:
-    method = zoo.create_method("nnclr", backbone=TINY_BACKBONE, queue_size=64, temperature=0.3, **SMALL)
+def test_ntxent_variant_equals_lightly_on_nearest_neighbours(views32: list[torch.Tensor]) -> None:
+    method = zoo.create_method("nnclr", backbone=TINY_BACKBONE, queue_size=64, temperature=0.3, loss="ntxent", **SMALL)
     method.eval()  # fixed BatchNorm statistics so both computations see the same projections
     reference = NNMemoryBankModule(size=(64, 32))
     reference.bank.copy_(method.support_set.bank)

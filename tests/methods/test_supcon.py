@@ -42,8 +42,11 @@ def test_worked_example_one_class_per_image() -> None:
 
 def test_worked_example_one_class_for_all() -> None:
     # each anchor: positives at cosines 0, 1, 0 over the same denominator e^2 + 2 -> log(e^2 + 2) - 2/3
-    loss = SupConLoss(temperature=0.5)(Z, torch.tensor([7, 7, 7, 7]))
+    loss = SupConLoss(temperature=0.5, variant="out")(Z, torch.tensor([7, 7, 7, 7]))
     assert loss.item() == pytest.approx(math.log(math.exp(2) + 2) - 2 / 3, abs=1e-6)  # 1.572897
+    # solo-learn's form: every other view is a positive, so the positive mass is the whole denominator -> 0
+    loss_in = SupConLoss(temperature=0.5, variant="in")(Z, torch.tensor([7, 7, 7, 7]))
+    assert loss_in.item() == pytest.approx(0.0, abs=1e-6)
 
 
 @pytest.mark.parametrize("tau", [0.1, 0.5, 2.0])
@@ -51,7 +54,7 @@ def test_matches_loop_implementation(tau: float) -> None:
     g = torch.Generator().manual_seed(4)
     z = torch.randn(10, 5, generator=g)
     labels = [0, 1, 2, 0, 3, 0, 1, 2, 0, 4]  # label 4 alone: an anchor without positives
-    loss = SupConLoss(temperature=tau)(z, torch.tensor(labels))
+    loss = SupConLoss(temperature=tau, variant="out")(z, torch.tensor(labels))
     assert loss.item() == pytest.approx(_loop_supcon(z, labels, tau), rel=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""SwAV: lightly's loss on the same scores, unit prototypes, prototype freezing, the optional queue, resume."""
+"""SwAV: lightly's loss on the same scores, bias-free unit prototypes, prototype freezing, the queue, resume."""
 
 from __future__ import annotations
 
@@ -27,14 +27,15 @@ def _round_trip(a: zoo.Method, b: zoo.Method) -> None:
 
 def test_defaults_follow_solo_learn_cifar() -> None:
     method = zoo.create_method("swav", backbone=TINY_BACKBONE)
-    assert method.prototypes.heads[0].weight.shape == (3000, 128)
-    assert method.n_views == 2 and method.n_local_views == 0 and len(method.queues) == 0
+    assert method.prototypes.weight.shape == (3000, 128) and method.prototypes.bias is None
+    assert method.n_views == 2 and method.n_local_views == 0 and len(method.queues) == 2
+    assert method.queues[0].bank.shape == (3840, 128) and method.hparams["queue_start_steps"] == 50 * 195
+    assert method.hparams["freeze_prototypes_steps"] == 2 * 195
 
 
 def test_loss_equals_lightly_swav_loss(views32: list[torch.Tensor]) -> None:
     method = zoo.create_method("swav", backbone=TINY_BACKBONE, temperature=0.2, **SMALL)
     method.eval()
-    method.prototypes.normalize()
     expected = SwaVLoss(temperature=0.2)(_scores(method, views32), [])
     torch.testing.assert_close(method.loss(views32), expected.squeeze(0))
 
@@ -42,20 +43,20 @@ def test_loss_equals_lightly_swav_loss(views32: list[torch.Tensor]) -> None:
 def test_local_views_are_predictors_only() -> None:
     method = zoo.create_method("swav", backbone=TINY_BACKBONE, **SMALL)
     method.eval()
-    method.prototypes.normalize()
     g = torch.Generator().manual_seed(2)
     views = [torch.randn(8, 3, s, s, generator=g) for s in (32, 32, 16, 16)]
     scores = _scores(method, views)
     torch.testing.assert_close(method.loss(views), SwaVLoss()(scores[:2], scores[2:]).squeeze(0))
 
 
-def test_prototypes_are_normalised_every_step(views32: list[torch.Tensor]) -> None:
+def test_prototypes_are_weight_normalised_with_norm_fixed_at_one() -> None:
     method = zoo.create_method("swav", backbone=TINY_BACKBONE, **SMALL)
+    direction = method.prototypes.parametrizations.weight.original1
     with torch.no_grad():
-        method.prototypes.heads[0].weight.mul_(3.0)
-    method.loss(views32)
-    norms = method.prototypes.heads[0].weight.norm(dim=1)
+        direction.mul_(3.0)
+    norms = method.prototypes.weight.norm(dim=1)
     torch.testing.assert_close(norms, torch.ones_like(norms))
+    assert not method.prototypes.parametrizations.weight.original0.requires_grad
 
 
 def test_prototypes_frozen_for_the_first_steps(views32: list[torch.Tensor]) -> None:
@@ -63,9 +64,9 @@ def test_prototypes_frozen_for_the_first_steps(views32: list[torch.Tensor]) -> N
     for step in range(3):
         method.zero_grad()
         method.loss(views32).backward()
-        frozen = all(not p.grad.any() for p in method.prototypes.parameters())
-        assert frozen == (step < 2), f"step {step}"
-        assert all(p.requires_grad for p in method.prototypes.parameters())
+        direction = method.prototypes.parametrizations.weight.original1
+        assert (not direction.grad.any()) == (step < 2), f"step {step}"
+        assert direction.requires_grad
         assert method.projector.layers[0].weight.grad.any()
         method.step_end(step / 3)
 
@@ -78,7 +79,7 @@ def test_step_counter_survives_a_checkpoint(views32: list[torch.Tensor]) -> None
     _round_trip(a, b)
     assert int(b.steps_done) == 2
     b.loss(views32).backward()
-    assert b.prototypes.heads[0].weight.grad.any(), "resumed run froze the prototypes again"
+    assert b.prototypes.parametrizations.weight.original1.grad.any(), "resumed run froze the prototypes again"
 
 
 def test_queue_fills_and_rolls_and_is_checkpointed() -> None:
@@ -107,7 +108,6 @@ def test_queue_fills_and_rolls_and_is_checkpointed() -> None:
 def test_queue_joins_the_codes_once_started(views32: list[torch.Tensor]) -> None:
     method = zoo.create_method("swav", backbone=TINY_BACKBONE, queue_size=16, queue_start_steps=1, **SMALL)
     method.eval()
-    method.prototypes.normalize()
     scores = _scores(method, views32)
     assert torch.allclose(method.loss(views32), SwaVLoss()(scores, []).squeeze(0)), "queue used before its start"
     method.step_end(0.0)

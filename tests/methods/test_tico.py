@@ -29,16 +29,16 @@ def test_tico_loss_equals_lightly(views32: list[torch.Tensor]) -> None:
 def test_tico_covariance_is_an_ema_updated_only_in_training(views32: list[torch.Tensor]) -> None:
     method = zoo.create_method("tico", **SMALL, beta=0.8)
     reference = TiCoLoss(beta=0.8)
-    assert torch.equal(method.criterion.C, torch.zeros(16, 16))
+    assert torch.equal(method.criterion.criterion.C, torch.zeros(16, 16))
     method.eval()
     method.loss(views32)
-    assert torch.equal(method.criterion.C, torch.zeros(16, 16)), "eval-mode loss moved C"
+    assert torch.equal(method.criterion.criterion.C, torch.zeros(16, 16)), "eval-mode loss moved C"
     method.train()  # each branch sees one view's batch, so training-mode BatchNorm gives the same projections
     for _ in range(2):
         method.loss(views32)
         reference(*_projections(method, views32))
-        torch.testing.assert_close(method.criterion.C, reference.C)
-    assert method.criterion.C.abs().sum() > 0 and not method.criterion.C.requires_grad
+        torch.testing.assert_close(method.criterion.criterion.C, reference.C)
+    assert method.criterion.criterion.C.abs().sum() > 0 and not method.criterion.criterion.C.requires_grad
 
 
 def test_tico_covariance_round_trips_through_state_dict(views32: list[torch.Tensor]) -> None:
@@ -49,8 +49,8 @@ def test_tico_covariance_round_trips_through_state_dict(views32: list[torch.Tens
     torch.save(a.state_dict(), buffer)
     buffer.seek(0)
     b.load_state_dict(torch.load(buffer, weights_only=True))
-    assert "criterion.C" in a.state_dict()
-    assert torch.equal(b.criterion.C, a.criterion.C) and a.criterion.C.abs().sum() > 0
+    assert "criterion.criterion.C" in a.state_dict()
+    assert torch.equal(b.criterion.criterion.C, a.criterion.criterion.C) and a.criterion.criterion.C.abs().sum() > 0
 
 
 def test_tico_momentum_follows_cosine_schedule() -> None:

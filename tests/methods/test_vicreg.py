@@ -1,4 +1,4 @@
-"""VICReg against lightly's VICRegLoss on the same projections."""
+"""VICReg against lightly's VICRegLoss on the same projections (solo-learn's variance sum: twice lightly's mu)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,13 @@ def _projections(method: zoo.Method, views: list[torch.Tensor]) -> tuple[torch.T
 def test_vicreg_loss_equals_lightly_with_published_weights(views32: list[torch.Tensor]) -> None:
     method = zoo.create_method("vicreg", backbone=TINY_BACKBONE, proj_hidden_dim=64, proj_output_dim=32)
     method.eval()  # fixed BatchNorm statistics so both computations see the same projections
-    expected = VICRegLoss(lambda_param=25.0, mu_param=25.0, nu_param=1.0)(*_projections(method, views32))
+    expected = VICRegLoss(lambda_param=25.0, mu_param=50.0, nu_param=1.0)(*_projections(method, views32))
     torch.testing.assert_close(method.loss(views32), expected)
+    official = zoo.create_method(
+        "vicreg", backbone=TINY_BACKBONE, proj_hidden_dim=64, proj_output_dim=32, variance="mean"
+    ).eval()
+    expected = VICRegLoss(lambda_param=25.0, mu_param=25.0, nu_param=1.0)(*_projections(official, views32))
+    torch.testing.assert_close(official.loss(views32), expected)
 
 
 def test_vicreg_weights_reach_the_loss(views32: list[torch.Tensor]) -> None:
@@ -32,7 +37,7 @@ def test_vicreg_weights_reach_the_loss(views32: list[torch.Tensor]) -> None:
         cov_loss_weight=3.0,
     )
     method.eval()
-    expected = VICRegLoss(lambda_param=1.0, mu_param=2.0, nu_param=3.0)(*_projections(method, views32))
+    expected = VICRegLoss(lambda_param=1.0, mu_param=4.0, nu_param=3.0)(*_projections(method, views32))
     torch.testing.assert_close(method.loss(views32), expected)
 
 

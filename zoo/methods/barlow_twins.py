@@ -2,7 +2,9 @@
 
 CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/barlow.yaml): projector
 2048 -> 2048 (three layers), loss scaled by 0.1, off-diagonal weight lambda 0.0051 (the paper's value, solo-learn's
-default), asymmetric BYOL-style augmentations.
+default), asymmetric BYOL-style augmentations. lightly's BarlowTwinsLoss computes solo-learn's loss
+(solo/losses/barlow.py) before the scale: both standardise each dimension over the batch (biased variance, eps 1e-5),
+divide the cross-correlation by N (averaged over ranks) and weight the squared off-diagonal terms by lambda.
 Recipe: optim=lars lr=0.3 wd=1e-4 batch=256 momentum=0.9 eta=0.02 warmup_epochs=10 epochs=1000 (solo-learn barlow.yaml)
 """
 
@@ -15,7 +17,7 @@ from lightly.models.modules.heads import BarlowTwinsProjectionHead
 from torch import Tensor
 
 from zoo.methods import register_method
-from zoo.methods.base import Method
+from zoo.methods.base import Float32Loss, Method
 
 
 @register_method("barlow-twins")
@@ -37,7 +39,9 @@ class BarlowTwins(Method):
         super().__init__(**kwargs)
         h = self.hparams
         self.projector = BarlowTwinsProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
-        self.criterion = BarlowTwinsLoss(lambda_param=h["lambda_param"], gather_distributed=h["gather_distributed"])
+        self.criterion = Float32Loss(
+            BarlowTwinsLoss(lambda_param=h["lambda_param"], gather_distributed=h["gather_distributed"])
+        )
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         z1, z2 = self.encode(views[:2], self.backbone, self.projector)

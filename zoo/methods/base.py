@@ -13,6 +13,7 @@ import torch
 from lightly.models.utils import deactivate_requires_grad, update_momentum
 from lightly.utils.scheduler import cosine_schedule
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm
 
 from zoo.backbones import create_backbone
 from zoo.errors import UnknownNameError, ZooError
@@ -91,13 +92,13 @@ class Method(nn.Module):
             step, _SCHEDULE_RESOLUTION + 1, self.hparams["momentum"], self.hparams.get("momentum_end", 1.0)
         )
 
-    def param_groups(self) -> list[dict[str, Any]]:
-        """Optimiser groups: biases and norm parameters get no weight decay (and so no LARS adaptation)."""
-        decay, no_decay = [], []
-        for p in self.parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim <= 1 else decay).append(p)
-        return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+    def param_groups(self, exclude_bias_n_norm: bool = True) -> list[dict[str, Any]]:
+        """Optimiser groups of every trainable parameter.
+
+        With `exclude_bias_n_norm` biases and norm parameters (1-D) go to a group with no weight decay (and so no
+        LARS adaptation); without it everything is in one group, as solo-learn does under SGD.
+        """
+        return split_decay([p for p in self.parameters() if p.requires_grad], exclude_bias_n_norm)
 
     # --- helpers for method files ---------------------------------------------------------------------------
     def momentum_copy(self, module: nn.Module) -> nn.Module:
@@ -136,6 +137,67 @@ class Method(nn.Module):
             for i, chunk in zip(idx, x.chunk(len(idx)), strict=True):
                 out[i] = chunk
         return out  # type: ignore[return-value]
+
+
+def split_decay(params: list[nn.Parameter], exclude_bias_n_norm: bool, **options: Any) -> list[dict[str, Any]]:
+    """`params` as optimiser groups carrying `options`: 1-D ones apart without weight decay if asked; none empty."""
+    if not exclude_bias_n_norm:
+        groups = [{"params": params, **options}]
+    else:
+        groups = [
+            {"params": [p for p in params if p.ndim > 1], **options},
+            {"params": [p for p in params if p.ndim <= 1], **options, "weight_decay": 0.0},
+        ]
+    return [g for g in groups if g["params"]]
+
+
+def unit_prototypes(input_dim: int, n_prototypes: int, learn_norm: bool = False) -> nn.Module:
+    """A bias-free linear layer whose rows are unit vectors by weight normalisation (norm fixed at 1 unless learned).
+
+    The prototypes of SwAV and DINO as solo-learn builds them (solo-learn solo/methods/swav.py, solo/methods/dino.py):
+    the gradient flows through the normalisation. torch's parametrization API, unlike the deprecated
+    `nn.utils.weight_norm`, leaves a module that can be deep-copied (a momentum teacher, pytorch#103001).
+    """
+    layer = weight_norm(nn.Linear(input_dim, n_prototypes, bias=False))
+    magnitude = layer.parametrizations.weight.original0
+    magnitude.data.fill_(1.0)
+    magnitude.requires_grad_(learn_norm)
+    return layer
+
+
+class Float32Loss(nn.Module):
+    """Run `criterion` in float32 with autocast off: similarities, softmaxes and log-sum-exps never in 16 bits.
+
+    Under mixed precision lightly's losses would compute their similarity matrices in bfloat16 (about 3 significant
+    digits), which is coarser than the gaps between the logits they compare. Tensor arguments (also inside lists
+    and tuples) are cast to float32; everything else, and the wrapped module's state, passes through unchanged.
+    """
+
+    def __init__(self, criterion: nn.Module) -> None:
+        super().__init__()
+        self.criterion = criterion
+
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        args, kwargs = _to_float32(args), {k: _to_float32(v) for k, v in kwargs.items()}
+        device = next((t.device for t in _tensors(args)), torch.device("cpu"))
+        with torch.autocast(device.type, enabled=False):
+            return self.criterion(*args, **kwargs)
+
+
+def _to_float32(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.float() if value.is_floating_point() else value
+    if isinstance(value, list | tuple):
+        return type(value)(_to_float32(v) for v in value)
+    return value
+
+
+def _tensors(value: Any) -> list[Tensor]:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _tensors(v)]
+    return []
 
 
 def _sync_step_count(module: nn.Module, incompatible_keys: object) -> None:

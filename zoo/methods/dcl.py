@@ -8,8 +8,8 @@ drops a coupling term of InfoNCE (the repulsion between positives). DCLW also we
 still far apart.
 
 Defaults: temperature 0.1 and sigma 0.5 from the paper (and lightly's DCLLoss/DCLWLoss). DCL swaps only SimCLR's
-loss, so the projector (2048 -> 256) and the optimiser follow this zoo's SimCLR CIFAR-10 recipe from solo-learn
-(scripts/pretrain/cifar/simclr.yaml), which keeps the two comparable.
+loss, so the projector (Linear-ReLU-Linear 2048 -> 256, no BatchNorm) and the optimiser follow this zoo's SimCLR
+CIFAR-10 recipe from solo-learn (scripts/pretrain/cifar/simclr.yaml), which keeps the two comparable.
 Recipe: optim=lars lr=0.4 wd=1e-4 batch=256 momentum=0.9 eta=0.02 warmup_epochs=10 epochs=1000 (solo-learn simclr.yaml)
 """
 

@@ -6,7 +6,9 @@ with one shared queue the second loss term would meet the keys that the first te
 momentum encoding of its own query's view (a false negative).
 
 CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/mocov2plus.yaml): projector
-2048 -> 256 without BatchNorm, temperature 0.2, queue of 32768 keys, EMA momentum 0.99 -> 0.999 (cosine).
+2048 -> 256 without BatchNorm, temperature 0.2, queue of 32768 keys, EMA momentum 0.99 -> 0.999 (cosine). lightly's
+NTXentLoss with a memory bank computes solo-learn's loss (solo/losses/mocov2plus.py): cross-entropy of the positive
+key against the queue, the mean of the two directions; the queues start as random unit vectors, as in solo-learn.
 Recipe: optim=sgd lr=0.3 wd=1e-4 batch=256 momentum=0.9 warmup_epochs=10 epochs=1000 (solo-learn mocov2plus.yaml)
 """
 
@@ -20,7 +22,7 @@ from lightly.models.modules.heads import MoCoProjectionHead
 from torch import Tensor, nn
 
 from zoo.methods import register_method
-from zoo.methods.base import Method, persist_bank
+from zoo.methods.base import Float32Loss, Method, persist_bank
 
 
 @register_method("moco-v2")
@@ -48,15 +50,17 @@ class MoCoV2(Method):
         self.projector_momentum = self.momentum_copy(self.projector)
         # criteria[i] holds the queue of view (2 - i)'s keys: the negatives of view (i + 1)'s queries
         self.criteria = nn.ModuleList(
-            NTXentLoss(
-                temperature=h["temperature"],
-                memory_bank_size=(h["queue_size"], h["proj_output_dim"]),
-                gather_distributed=h["gather_distributed"],
+            Float32Loss(
+                NTXentLoss(
+                    temperature=h["temperature"],
+                    memory_bank_size=(h["queue_size"], h["proj_output_dim"]),
+                    gather_distributed=h["gather_distributed"],
+                )
             )
             for _ in range(2)
         )
         for criterion in self.criteria:
-            persist_bank(criterion.memory_bank)
+            persist_bank(criterion.criterion.memory_bank)
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         q1, q2 = self.encode(views[:2], self.backbone, self.projector)

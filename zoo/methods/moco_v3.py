@@ -6,7 +6,8 @@ BatchNorm on every layer (the last one without affine parameters) and a 2-layer 
 all linears bias-free.
 
 CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/mocov3.yaml): projector 4096 -> 256,
-predictor 4096 hidden, temperature 0.2, EMA momentum 0.99 -> 1.0 (cosine).
+predictor 4096 hidden, temperature 0.2, EMA momentum 0.99 -> 1.0 (cosine). The loss is solo-learn's
+(solo/losses/mocov3.py): cross-entropy scaled by 2 tau per direction, summed over the two directions.
 Recipe: optim=lars lr=0.3 wd=1e-6 batch=256 momentum=0.9 eta=0.02 warmup_epochs=10 epochs=1000 (solo-learn mocov3.yaml)
 """
 
@@ -21,7 +22,7 @@ from lightly.utils import dist
 from torch import Tensor, nn
 
 from zoo.methods import register_method
-from zoo.methods.base import Method
+from zoo.methods.base import Float32Loss, Method
 
 
 class MoCoV3Loss(nn.Module):
@@ -75,7 +76,7 @@ class MoCoV3(Method):
         self.predictor = ProjectionHead([(out, pred, nn.BatchNorm1d(pred), nn.ReLU()), (pred, out, None, None, False)])
         self.backbone_momentum = self.momentum_copy(self.backbone)
         self.projector_momentum = self.momentum_copy(self.projector)
-        self.criterion = MoCoV3Loss(h["temperature"], h["gather_distributed"])
+        self.criterion = Float32Loss(MoCoV3Loss(h["temperature"], h["gather_distributed"]))
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         q1, q2 = self.encode(views[:2], self.backbone, self.projector, self.predictor)

@@ -1,21 +1,24 @@
 """SimSiam (Chen & He, "Exploring Simple Siamese Representation Learning", CVPR 2021).
 
-CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/simsiam.yaml): projector
-2048 -> 2048 (three layers, BN on every output), predictor bottleneck 512, symmetric weak augmentations.
+CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/simsiam.yaml and
+solo/methods/simsiam.py): projector 2048 -> 2048 (three layers, BN on every output), predictor bottleneck 512,
+symmetric weak augmentations. The loss is solo-learn's and the paper's (solo/losses/simsiam.py, eq. 2): the mean of
+-cos over the batch, averaged over the two directions.
 Recipe: optim=sgd lr=0.5 wd=1e-5 batch=256 momentum=0.9 warmup_epochs=10 epochs=1000 (solo-learn simsiam.yaml)
-(solo-learn also keeps the predictor's learning rate fixed, as the paper does, sec. 4.4)
+The predictor keeps the base learning rate throughout (paper sec. 4.4; solo-learn marks its group `static_lr`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lightly.loss import NegativeCosineSimilarity
 from lightly.models.modules.heads import SimSiamPredictionHead, SimSiamProjectionHead
 from torch import Tensor
 
 from zoo.methods import register_method
-from zoo.methods.base import Method
+from zoo.methods.base import Float32Loss, Method, split_decay
 
 
 @register_method("simsiam")
@@ -32,7 +35,15 @@ class SimSiam(Method):
         h = self.hparams
         self.projector = SimSiamProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
         self.predictor = SimSiamPredictionHead(h["proj_output_dim"], h["pred_hidden_dim"], h["proj_output_dim"])
-        self.criterion = NegativeCosineSimilarity()
+        self.criterion = Float32Loss(NegativeCosineSimilarity())
+
+    def param_groups(self, exclude_bias_n_norm: bool = True) -> list[dict[str, Any]]:
+        """The base groups, with the predictor's apart and marked `static_lr`: no warm-up, no decay of its lr."""
+        predictor = {id(p) for p in self.predictor.parameters()}
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        rest = [p for p in trainable if id(p) not in predictor]
+        head = [p for p in trainable if id(p) in predictor]
+        return split_decay(rest, exclude_bias_n_norm) + split_decay(head, exclude_bias_n_norm, static_lr=True)
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         z1, z2 = self.encode(views[:2], self.backbone, self.projector)

@@ -2,10 +2,12 @@
 
 CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/swav.yaml and
 solo/methods/swav.py): projector 2048 -> 128, 3000 prototypes, temperature 0.1, 3 Sinkhorn iterations at
-epsilon 0.05, two global 32 px views (no multi-crop on CIFAR), prototypes frozen for the first 2 epochs. Epoch counts
-are given as optimiser steps at solo-learn's batch of 256 on CIFAR-10's 50 000 images (195 steps per epoch).
-solo-learn also keeps a 3840-entry queue per view from epoch 50; here it is off by default (queue_size=0) and
-queue_size=3840 turns it on.
+epsilon 0.05, two global 32 px views (no multi-crop on CIFAR), prototypes frozen for the first 2 epochs, a queue of
+3840 past projections per global view that joins the Sinkhorn codes from epoch 50 on (queue_size=0 turns it off).
+Epoch counts are given as optimiser steps at solo-learn's batch of 256 on CIFAR-10's 50 000 images (195 steps per
+epoch). The prototypes are a bias-free linear layer, weight-normalised with the norm fixed at 1 (official SwAV and
+solo-learn; lightly's SwaVPrototypes has a bias). lightly's SwaVLoss and Sinkhorn compute solo-learn's values
+(solo/losses/swav.py, solo/utils/sinkhorn_knopp.py).
 
 Recipe: optim=lars lr=0.6 wd=1e-6 batch=256 momentum=0.9 eta=0.02 clip_lr=true warmup_epochs=10 epochs=1000
 """
@@ -17,12 +19,12 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from lightly.loss import SwaVLoss
-from lightly.models.modules.heads import SwaVProjectionHead, SwaVPrototypes
+from lightly.models.modules.heads import SwaVProjectionHead
 from lightly.models.modules.memory_bank import MemoryBankModule
 from torch import Tensor, nn
 
 from zoo.methods import register_method
-from zoo.methods.base import Method, persist_bank
+from zoo.methods.base import Float32Loss, Method, persist_bank, unit_prototypes
 
 
 @register_method("swav")
@@ -40,7 +42,7 @@ class SwAV(Method):
         "sinkhorn_iterations": 3,
         "sinkhorn_epsilon": 0.05,
         "freeze_prototypes_steps": 390,  # 2 epochs
-        "queue_size": 0,  # solo-learn: 3840
+        "queue_size": 3840,
         "queue_start_steps": 9750,  # 50 epochs
         "gather_distributed": False,
     }
@@ -49,9 +51,9 @@ class SwAV(Method):
         super().__init__(**kwargs)
         h = self.hparams
         self.projector = SwaVProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
-        self.prototypes = SwaVPrototypes(h["proj_output_dim"], h["num_prototypes"])
-        self.criterion = SwaVLoss(
-            h["temperature"], h["sinkhorn_iterations"], h["sinkhorn_epsilon"], h["gather_distributed"]
+        self.prototypes = unit_prototypes(h["proj_output_dim"], h["num_prototypes"])
+        self.criterion = Float32Loss(
+            SwaVLoss(h["temperature"], h["sinkhorn_iterations"], h["sinkhorn_epsilon"], h["gather_distributed"])
         )
         n_queues = self.n_views if h["queue_size"] > 0 else 0
         self.queues = nn.ModuleList(
@@ -61,7 +63,6 @@ class SwAV(Method):
         self.freeze_for_steps(self.prototypes, "freeze_prototypes_steps")
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
-        self.prototypes.normalize()  # unit-norm prototypes at every step, as SwAV's reference code does
         z = [F.normalize(x, dim=1) for x in self.encode(views, self.backbone, self.projector)]
         scores = [self._scores(x) for x in z]
         queued = self._queue_scores(z[: self.n_views])

@@ -23,7 +23,7 @@ from lightly.models.modules.heads import TiCoProjectionHead
 from torch import Tensor
 
 from zoo.methods import register_method
-from zoo.methods.base import Method
+from zoo.methods.base import Float32Loss, Method
 
 
 class TiCoBufferedLoss(TiCoLoss):
@@ -62,7 +62,9 @@ class TiCo(Method):
         self.projector = TiCoProjectionHead(self.num_features, h["proj_hidden_dim"], h["proj_output_dim"])
         self.backbone_momentum = self.momentum_copy(self.backbone)
         self.projector_momentum = self.momentum_copy(self.projector)
-        self.criterion = TiCoBufferedLoss(h["proj_output_dim"], h["beta"], h["rho"], h["gather_distributed"])
+        self.criterion = Float32Loss(
+            TiCoBufferedLoss(h["proj_output_dim"], h["beta"], h["rho"], h["gather_distributed"])
+        )
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         (z,) = self.encode(views[:1], self.backbone, self.projector)
