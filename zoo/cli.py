@@ -232,9 +232,17 @@ def _list_backbones(pattern: str | None) -> tuple[list[str], list[list[str]]]:
 
 
 def _list_datasets(pattern: str | None) -> tuple[list[str], list[list[str]]]:
-    from zoo.data import describe_dataset, list_datasets
+    from zoo.data import DATASETS, list_datasets, locate_dataset
 
-    return ["dataset", "description"], [[n, describe_dataset(n)] for n in list_datasets(pattern)]
+    rows = []
+    for name in list_datasets(pattern):
+        entry, found = DATASETS.get(name), locate_dataset(name)
+        p = entry.protocol
+        splits = f"{', '.join(entry.splits)} (pre-train {p.pretrain}; eval {p.fit} -> {p.test})"
+        classes = "from folders" if entry.classes is None else str(entry.classes)
+        where = str(found) if found else "not found (set data.root)"
+        rows.append([name, entry.size, classes, splits, where, entry.description])
+    return ["dataset", "size", "classes", "splits", "data found in", "description"], rows
 
 
 def _list_augments(pattern: str | None) -> tuple[list[str], list[list[str]]]:

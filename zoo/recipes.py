@@ -53,6 +53,11 @@ class DataSection:
     root: str | None = None
     download: bool = False
     fraction: float = _spec(1.0, gt=0.0, le=1.0)
+    store_size: int | None = _spec(None, ge=8)  # folder datasets: decoded size in px (None: the dataset's default)
+    skip_corrupt: bool = False  # folder datasets: skip unreadable images (counted) instead of stopping
+    labels: bool = True  # image-folder: false reads an unlabeled folder, for pre-training only
+    eval_root: str | None = None  # a labelled image-folder root to evaluate on instead of the dataset's own splits
+    device_memory_budget: float | str = "auto"  # GB the training data may take on the device, or "auto"
 
 
 @dataclass

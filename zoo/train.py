@@ -21,7 +21,7 @@ from rich.console import Console
 
 from zoo.augment import create_augment
 from zoo.checkpoint import copy_checkpoint, keeps_checkpoint, load_checkpoint, save_checkpoint
-from zoo.data import DeviceLoader, ImageDataset, create_dataset
+from zoo.data import ImageDataset, open_training_data
 from zoo.device import pick_device
 from zoo.errors import ZooError
 from zoo.evaluate import OnlineLinearProbe, embed_all, evaluate_knn, pixels
@@ -132,12 +132,14 @@ class _Run:
         self.recipe, self.console = recipe, console
         self.device = pick_device(recipe.run.device)
         torch.manual_seed(recipe.run.seed)
-        d = recipe.data
-        self.train_set: ImageDataset = create_dataset(
-            d.dataset, split="train", root=d.root, download=d.download, fraction=d.fraction, seed=recipe.run.seed
+        self.data = open_training_data(
+            recipe.data,
+            batch_size=recipe.schedule.batch_size,
+            device=self.device,
+            seed=recipe.run.seed,
+            log=lambda line: console.print(line, highlight=False),
         )
-        test_set = create_dataset(d.dataset, split="test", root=d.root, download=d.download)
-        self.test = (test_set.images.to(self.device), test_set.labels.to(self.device))  # copied once, not per kNN
+        self.train_set: ImageDataset = self.data.train_set
         b = recipe.backbone
         self.method: Method = create_method(
             recipe.method.name,
@@ -158,9 +160,7 @@ class _Run:
             normalize=self.train_set.normalize,
             **recipe.augment.overrides,
         )
-        self.loader = DeviceLoader(
-            self.train_set, batch_size=recipe.schedule.batch_size, device=self.device, seed=recipe.run.seed
-        )
+        self.loader = self.data.loader
         self.optimizer = build_optimizer(recipe, self.method)
         self.steps_per_epoch = len(self.loader)
         self.total_steps = recipe.schedule.epochs * self.steps_per_epoch
@@ -173,9 +173,8 @@ class _Run:
             min_lr=recipe.schedule.min_lr,
         )
         self.probe = self._online_probe()
-        self.evaluator = Evaluator(
-            recipe, (self.loader.images, self.loader.labels), self.test, self.train_set.num_classes,
-            self.augment.mean, self.augment.std, console,
+        self.evaluator = None if self.data.evaluation is None else Evaluator(
+            recipe, *self.data.evaluation, self.data.num_classes, self.augment.mean, self.augment.std, console
         )  # fmt: skip
         self.state = TrainState()
         self._stop_requested = False
@@ -190,15 +189,13 @@ class _Run:
             started = time.perf_counter()
             self.state.knn_init = self._knn(self.method)
             self.state.knn_pixels = self._knn(pixels)
-            if self.recipe.eval.linear_epochs:
+            if self.recipe.eval.linear_epochs and self.evaluator is not None:
                 self.state.linear_init = as_record(self.evaluator.linear(self.method, " (init)"))
                 self.state.linear_pixels = as_record(self.evaluator.linear(pixels, " (pixels)"))
             self.state.wall_s = time.perf_counter() - started
-            self.console.print(
-                f"run {run_dir}: kNN top-1 at initialisation {self.state.knn_init:.2f}, "
-                f"raw pixels {self.state.knn_pixels:.2f}" + self._linear_floors_text(),
-                highlight=False,
-            )
+            s = self.state
+            knn = self.data.skipped or f"kNN top-1 at initialisation {s.knn_init:.2f}, raw pixels {s.knn_pixels:.2f}"
+            self.console.print(f"run {run_dir}: {knn}" + self._linear_floors_text(), highlight=False)
 
     def _restore(self) -> None:
         if not self.checkpoint_path.is_file():
@@ -317,7 +314,7 @@ class _Run:
             "seconds": seconds,
         }
         every = self.recipe.eval.knn_every
-        if s.epoch == self.recipe.schedule.epochs or (every and s.epoch % every == 0):
+        if self.data.evaluation and (s.epoch == self.recipe.schedule.epochs or (every and s.epoch % every == 0)):
             started = time.perf_counter()
             record["knn_top1"] = self._knn(self.method)
             if self.probe is not None:
@@ -335,7 +332,7 @@ class _Run:
 
     def _finish(self) -> None:
         """After the last epoch: the offline linear probe (once), then eval.json and summary.json."""
-        if self.recipe.eval.linear_epochs and self.state.linear is None:
+        if self.recipe.eval.linear_epochs and self.evaluator is not None and self.state.linear is None:
             started = time.perf_counter()
             self.state.linear = as_record(self.evaluator.linear(self.method))
             self.state.wall_s += time.perf_counter() - started
@@ -346,21 +343,24 @@ class _Run:
         write_results(self.run_dir, self._results())
         (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
 
-    def _knn(self, model: Any) -> float:
+    def _knn(self, model: Any) -> float | None:
+        if self.data.evaluation is None:
+            return None
         e = self.recipe.eval
+        fit, test = self.data.evaluation  # on the device, or on the host when over the memory budget
         return evaluate_knn(
             model,
-            self.augment.prepare,
-            (self.loader.images, self.loader.labels),
-            self.test,
-            num_classes=self.train_set.num_classes,
+            lambda x: self.augment.prepare(x.to(self.device, non_blocking=True)),
+            fit,
+            test,
+            num_classes=self.data.num_classes,
             k=e.knn_k,
             t=e.knn_t,
         )
 
     def _online_probe(self) -> OnlineLinearProbe | None:
         e = self.recipe.eval
-        if not e.online_linear:
+        if not e.online_linear or self.data.evaluation is None:
             return None
         return OnlineLinearProbe(
             self.method.backbone, self.method.num_features, self.train_set.num_classes,
@@ -371,8 +371,9 @@ class _Run:
     def _online_top1(self) -> float:
         assert self.probe is not None
         with frozen(self.method):
-            features = embed_all(lambda x: self.method(self.augment.prepare(x)), self.test[0])
-        return self.probe.top1(features, self.test[1])
+            images, labels = self.data.evaluation[1]
+            features = embed_all(lambda x: self.method(self.augment.prepare(x.to(self.device))), images)
+        return self.probe.top1(features, labels.to(self.device))
 
     def _linear_floors_text(self) -> str:
         s = self.state

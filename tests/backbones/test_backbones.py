@@ -23,10 +23,21 @@ def test_deep_stem_resnet_is_replaced_too() -> None:
     assert isinstance(model.conv1, nn.Conv2d) and model.conv1.out_channels == model.bn1.num_features
 
 
-@pytest.mark.parametrize(("image_size", "small_stem", "expect_small"), [(96, None, False), (224, True, True)])
+@pytest.mark.parametrize(
+    ("image_size", "small_stem", "expect_small"), [(96, None, False), (224, True, True), (64, None, False)]
+)
 def test_stem_override(image_size: int, small_stem: bool | None, expect_small: bool) -> None:
     model, _ = zoo.create_backbone("test_resnet", image_size=image_size, small_stem=small_stem)
     assert isinstance(model.maxpool, nn.Identity) is expect_small
+
+
+@pytest.mark.parametrize(("image_size", "kernel"), [(64, 3), (96, 3), (224, 7)])
+def test_tiny_imagenet_and_stl_sizes_get_a_3x3_stem_with_max_pool(image_size: int, kernel: int) -> None:
+    model, width = zoo.create_backbone("resnet18", image_size=image_size)
+    assert model.conv1.kernel_size == (kernel, kernel) and isinstance(model.maxpool, nn.MaxPool2d)
+    assert model(torch.randn(1, 3, image_size, image_size)).shape == (1, width)
+    forced, _ = zoo.create_backbone("resnet18", image_size=image_size, small_stem=False)
+    assert forced.conv1.kernel_size == (7, 7)
 
 
 def test_transformer_takes_the_image_size() -> None:

@@ -16,7 +16,16 @@ def toy(n_per_class: list[int]) -> ImageDataset:
 
 
 def test_registered_datasets_are_listed_and_described() -> None:
-    assert list_datasets() == ["cifar10", "cifar100", "fashion-mnist", "fashion-mnist-small"]
+    assert list_datasets() == [
+        "cifar10",
+        "cifar100",
+        "fashion-mnist",
+        "fashion-mnist-small",
+        "image-folder",
+        "imagenet100",
+        "stl10",
+        "tiny-imagenet",
+    ]
     assert list_datasets("cifar*") == ["cifar10", "cifar100"]
     for name in list_datasets():
         line = describe_dataset(name)

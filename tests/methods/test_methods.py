@@ -99,10 +99,11 @@ def test_contract_metadata(name: str) -> None:
     assert method.hparams == cls.defaults
     features = method.embed(torch.randn(3, 3, 32, 32))
     assert features.shape == (3, method.num_features)
-    decay, no_decay = method.param_groups()
-    assert no_decay["weight_decay"] == 0.0 and all(p.ndim <= 1 for p in no_decay["params"])
-    n_trainable = sum(p.requires_grad for p in method.parameters())
-    assert len(decay["params"]) + len(no_decay["params"]) == n_trainable
+    groups = method.param_groups()  # exclude_bias_n_norm: 1-D parameters exactly in the zero-decay groups
+    for group in groups:
+        assert all(p.ndim <= 1 for p in group["params"]) == (group.get("weight_decay") == 0.0)
+    grouped = [id(p) for group in groups for p in group["params"]]
+    assert sorted(grouped) == sorted(id(p) for p in method.parameters() if p.requires_grad)
 
 
 def test_unknown_hyper_parameter_names_the_closest() -> None:

@@ -13,7 +13,8 @@ from torch import nn
 from zoo.errors import PretrainedWeightsError
 from zoo.registry import unknown
 
-SMALL_STEM_MAX_SIZE = 64
+SMALL_STEM_MAX_SIZE = 32  # CIFAR stem (3x3 stride 1, no max-pool) up to this size
+POOLED_STEM_MAX_SIZE = 96  # above CIFAR size up to STL-10's 96 px: 3x3 stride 1 but keep the max-pool
 _HUB_HOST = ("huggingface.co", 443)
 
 
@@ -33,8 +34,10 @@ def create_backbone(
     """A timm model without classifier and its feature width.
 
     ResNet-family models get the CIFAR stem of SimCLR's CIFAR experiments (Chen et al., 2020, appendix B.9) when
-    `image_size <= 64` unless `small_stem` says otherwise: a 3x3 stride-1 convolution and no max-pool, so a 32 px
-    image is not shrunk to 8 px before the first block.
+    `image_size <= 32` unless `small_stem` says otherwise: a 3x3 stride-1 convolution and no max-pool, so a 32 px
+    image is not shrunk to 8 px before the first block. Between 33 and 96 px (Tiny-ImageNet 64, STL-10 96) the
+    convolution is 3x3 stride 1 and the max-pool stays, as in W-MSE's encoder for those datasets (Ermolov et al.
+    2021), the benchmark MIO reports them on. `small_stem=True` forces the CIFAR stem, False the ImageNet one.
     """
     if not timm.is_model(name):
         raise unknown("backbone", name, timm.list_models())
@@ -42,8 +45,8 @@ def create_backbone(
         _check_weights_reachable(name)
     model = _create(name, image_size=image_size, pretrained=pretrained, in_chans=in_chans)
     use_small_stem = image_size <= SMALL_STEM_MAX_SIZE if small_stem is None else small_stem
-    if use_small_stem and _is_resnet(model):
-        _make_small_stem(model, in_chans)
+    if _is_resnet(model) and (use_small_stem or (small_stem is None and image_size <= POOLED_STEM_MAX_SIZE)):
+        _make_small_stem(model, in_chans, keep_pool=not use_small_stem)
     # models with a conv head after pooling (MobileNetV3, ...) output head_hidden_size features, not num_features
     return model, int(getattr(model, "head_hidden_size", None) or model.num_features)
 
@@ -60,9 +63,10 @@ def _is_resnet(model: nn.Module) -> bool:
     return all(hasattr(model, a) for a in ("conv1", "bn1", "maxpool"))
 
 
-def _make_small_stem(model: nn.Module, in_chans: int) -> None:
+def _make_small_stem(model: nn.Module, in_chans: int, *, keep_pool: bool = False) -> None:
     model.conv1 = nn.Conv2d(in_chans, model.bn1.num_features, kernel_size=3, stride=1, padding=1, bias=False)
-    model.maxpool = nn.Identity()
+    if not keep_pool:
+        model.maxpool = nn.Identity()
 
 
 def _check_weights_reachable(name: str) -> None:

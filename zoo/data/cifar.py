@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,8 @@ def _load(
 ) -> ImageDataset:
     base = root if root is not None else cache_root()
     meta_file, names_key, label_key = meta
-    needed = [*files[split], meta_file]
     candidates = [base / folder_name, base]
-    folder = next((c for c in candidates if all((c / f).is_file() for f in needed)), None)
+    folder = _find(candidates, [*files[split], meta_file])
     if folder is None and download:
         _download(name, base, split)
         folder = base / folder_name
@@ -91,6 +91,18 @@ def _load(
     return ImageDataset(name, images, labels, len(class_names), class_names, normalize=name)
 
 
+def _find(candidates: list[Path], needed: list[str]) -> Path | None:
+    return next((c for c in candidates if all((c / f).is_file() for f in needed)), None)
+
+
+def _locate(folder_name: str, needed: list[str]) -> Callable[[Path | None], Path | None]:
+    def locate(root: Path | None) -> Path | None:
+        base = root if root is not None else cache_root()
+        return _find([base / folder_name, base], needed)
+
+    return locate
+
+
 def _download(name: str, root: Path, split: str) -> None:
     from torchvision import datasets
 
@@ -101,7 +113,13 @@ def _download(name: str, root: Path, split: str) -> None:
         raise DataError(f"dataset {name!r}: download into {root} failed: {e}") from e
 
 
-@register_dataset("cifar10", "CIFAR-10: 50k/10k 32x32 colour images, 10 classes (Krizhevsky 2009)")
+@register_dataset(
+    "cifar10",
+    "CIFAR-10: 50k/10k 32x32 colour images, 10 classes (Krizhevsky 2009)",
+    size="32 px",
+    classes=10,
+    locate=_locate("cifar-10-batches-py", ["test_batch", "batches.meta"]),
+)
 def cifar10(root: Path | None, split: str, download: bool) -> ImageDataset:
     """CIFAR-10 from <root>/cifar-10-batches-py (or root itself being that folder)."""
     files = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
@@ -109,7 +127,13 @@ def cifar10(root: Path | None, split: str, download: bool) -> ImageDataset:
     return _load("cifar10", "cifar-10-batches-py", files, meta, root, split, download)
 
 
-@register_dataset("cifar100", "CIFAR-100: 50k/10k 32x32 colour images, 100 fine classes (Krizhevsky 2009)")
+@register_dataset(
+    "cifar100",
+    "CIFAR-100: 50k/10k 32x32 colour images, 100 fine classes (Krizhevsky 2009)",
+    size="32 px",
+    classes=100,
+    locate=_locate("cifar-100-python", ["test", "meta"]),
+)
 def cifar100(root: Path | None, split: str, download: bool) -> ImageDataset:
     """CIFAR-100 with its 100 fine labels from <root>/cifar-100-python (or root itself being that folder)."""
     files = {"train": ["train"], "test": ["test"]}

@@ -9,6 +9,8 @@ import torch
 
 from zoo.errors import ZooError
 
+UNLABELED = -1
+
 
 def stratified_indices(labels: torch.Tensor, per_class: Sequence[int], seed: int) -> torch.Tensor:
     """Sorted indices taking `per_class[c]` random items of each class c; the same seed gives the same pick.
@@ -22,13 +24,14 @@ def stratified_indices(labels: torch.Tensor, per_class: Sequence[int], seed: int
         if k > len(members):
             raise ZooError(f"class {c} has {len(members)} items, {k} were asked for")
         picked.append(members[torch.randperm(len(members), generator=generator)[:k]])
-    return torch.sort(torch.cat(picked)).values
+    return torch.sort(torch.cat(picked)).values if picked else torch.empty(0, dtype=torch.int64)
 
 
 @dataclass
 class ImageDataset:
-    """Images (N, C, H, W) uint8 and labels (N,) int64, held whole in memory.
+    """Images (N, C, H, W) uint8 and labels (N,) int64, in memory or memory-mapped from the decode-once cache.
 
+    A label of -1 marks an unlabeled image (STL-10's unlabeled split, a folder read with `labels = false`).
     `normalize` names the normalisation statistics (mean/std) to use; the augment module owns the numbers.
     """
 
@@ -52,8 +55,8 @@ class ImageDataset:
             raise ValueError(f"{self.name}: {len(self.images)} images but {len(self.labels)} labels")
         if len(self.class_names) != self.num_classes:
             raise ValueError(f"{self.name}: {len(self.class_names)} class names for {self.num_classes} classes")
-        if len(self.labels) and not 0 <= int(self.labels.min()) <= int(self.labels.max()) < self.num_classes:
-            raise ValueError(f"{self.name}: labels outside [0, {self.num_classes})")
+        if len(self.labels) and not UNLABELED <= int(self.labels.min()) <= int(self.labels.max()) < self.num_classes:
+            raise ValueError(f"{self.name}: labels outside [0, {self.num_classes}) (or -1 for unlabeled)")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -65,13 +68,13 @@ class ImageDataset:
         return c, h, w
 
     def class_counts(self) -> torch.Tensor:
-        """Number of images of each class, shape (num_classes,)."""
-        return torch.bincount(self.labels, minlength=self.num_classes)
+        """Number of labelled images of each class, shape (num_classes,)."""
+        return torch.bincount(self.labels[self.labels != UNLABELED], minlength=self.num_classes)
 
     def subset(self, fraction: float, seed: int = 0) -> ImageDataset:
-        """A deterministic stratified subset keeping `fraction` of every class (at least one image each).
-
-        Original order is kept; the same (fraction, seed) always gives the same images; fraction 1 is `self`.
+        """A deterministic stratified subset keeping `fraction` of every class (at least one image each) and of the
+        unlabeled images. Original order is kept; the same (fraction, seed) always gives the same images;
+        fraction 1 is `self`.
         """
         if not 0.0 < fraction <= 1.0:
             raise ZooError(f"dataset {self.name!r}: fraction must be in (0, 1], got {fraction}")
@@ -79,6 +82,11 @@ class ImageDataset:
             return self
         per_class = [max(1, round(n * fraction)) if n else 0 for n in self.class_counts().tolist()]
         keep = stratified_indices(self.labels, per_class, seed)
+        unlabeled = torch.nonzero(self.labels == UNLABELED).flatten()
+        if len(unlabeled):
+            generator = torch.Generator().manual_seed(seed + 1)
+            picked = unlabeled[torch.randperm(len(unlabeled), generator=generator)[: round(len(unlabeled) * fraction)]]
+            keep = torch.sort(torch.cat([keep, picked])).values
         return ImageDataset(
             name=self.name,
             images=self.images[keep],

@@ -66,8 +66,16 @@ def _has_split(folder: Path, split: str) -> bool:
     return all(find_file(folder, n) is not None for n in idx_names(split))
 
 
+def _locate(root: Path | None) -> Path | None:
+    return next((d for d in search_dirs(root) if _has_split(d, "test")), None)
+
+
 @register_dataset(
-    "fashion-mnist", "Fashion-MNIST: 60k/10k 28x28 greyscale clothing images, 10 classes (Xiao et al. 2017)"
+    "fashion-mnist",
+    "Fashion-MNIST: 60k/10k 28x28 greyscale clothing images, 10 classes (Xiao et al. 2017)",
+    size="28 px",
+    classes=10,
+    locate=_locate,
 )
 def fashion_mnist(root: Path | None, split: str, download: bool) -> ImageDataset:
     """Fashion-MNIST from the first of `search_dirs(root)` holding the split; downloads on request."""
@@ -101,6 +109,9 @@ def _download(root: Path, split: str) -> None:
 @register_dataset(
     "fashion-mnist-small",
     "Fashion-MNIST stratified subset shipped with zoo: 10k/2k images (1000/200 per class), no download",
+    size="28 px",
+    classes=10,
+    locate=lambda root: EMBEDDED_DIR,
 )
 def fashion_mnist_small(root: Path | None, split: str, download: bool) -> ImageDataset:
     """The embedded subset (built by scripts/build_embedded_data.py); `root` and `download` are not used."""

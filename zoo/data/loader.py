@@ -11,13 +11,48 @@ from zoo.data.dataset import ImageDataset
 from zoo.errors import ZooError
 
 
-class DeviceLoader:
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The permutation of n dataset indices used by `epoch`, drawn on the CPU from a generator seeded by (seed, epoch).
+
+    It does not depend on the device or the loader, so a resumed run, and the streaming loader, see exactly the
+    batches the device-resident loader would have given.
+    """
+    if epoch < 0:
+        raise ValueError(f"epoch must be >= 0, got {epoch}")
+    state = np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+    generator = torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
+    return torch.randperm(n, generator=generator)
+
+
+class BatchPlan:
+    """Batch size, (seed, epoch) order and steps per epoch shared by the device-resident and streaming loaders."""
+
+    def __init__(self, dataset: ImageDataset, *, batch_size: int, seed: int = 0, drop_last: bool = True) -> None:
+        n = len(dataset)
+        if batch_size < 1:
+            raise ZooError(f"batch_size must be at least 1, got {batch_size}")
+        if drop_last and batch_size > n:
+            raise ZooError(
+                f"batch_size {batch_size} is larger than dataset {dataset.name!r} ({n} images): "
+                "no full batch to train on; lower batch_size or use more data"
+            )
+        self.n, self.batch_size, self.seed, self.drop_last = n, batch_size, seed, drop_last
+
+    def __len__(self) -> int:
+        """Steps per epoch."""
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The permutation of dataset indices used by `epoch`, on the CPU."""
+        return epoch_order(self.n, self.seed, epoch)
+
+
+class DeviceLoader(BatchPlan):
     """Yields (images uint8 (B, C, H, W), labels int64 (B,)) batches already on `device`.
 
     The whole dataset is copied to the device once, which assumes it fits (CIFAR-10 is 150 MB as uint8):
     batching is then pure device indexing, with no worker processes, no PIL and no host sync per batch.
-    The order of epoch `e` is a permutation drawn on the CPU from a generator seeded with (seed, e), so it
-    does not depend on the device and a resumed run sees exactly the batches it would have seen.
+    Datasets larger than the device's memory budget use `StreamingLoader`, which yields the same batches.
     """
 
     def __init__(
@@ -29,37 +64,14 @@ class DeviceLoader:
         seed: int = 0,
         drop_last: bool = True,
     ) -> None:
-        n = len(dataset)
-        if batch_size < 1:
-            raise ZooError(f"batch_size must be at least 1, got {batch_size}")
-        if drop_last and batch_size > n:
-            raise ZooError(
-                f"batch_size {batch_size} is larger than dataset {dataset.name!r} ({n} images): "
-                "no full batch to train on; lower batch_size or use more data"
-            )
-        self.batch_size = batch_size
-        self.seed = seed
-        self.drop_last = drop_last
+        super().__init__(dataset, batch_size=batch_size, seed=seed, drop_last=drop_last)
         self.device = torch.device(device)
         self.images = dataset.images.to(self.device)
         self.labels = dataset.labels.to(self.device)
-
-    def __len__(self) -> int:
-        """Steps per epoch."""
-        n = len(self.labels)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
-
-    def order(self, epoch: int) -> torch.Tensor:
-        """The permutation of dataset indices used by `epoch`, on the CPU."""
-        if epoch < 0:
-            raise ValueError(f"epoch must be >= 0, got {epoch}")
-        state = np.random.SeedSequence([self.seed, epoch]).generate_state(1, dtype=np.uint64)[0]
-        generator = torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
-        return torch.randperm(len(self.labels), generator=generator)
 
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The batches of one epoch, in the order fixed by (seed, epoch)."""
         order = self.order(epoch).to(self.device)
         for step in range(len(self)):
             index = order[step * self.batch_size : (step + 1) * self.batch_size]
-            yield self.images[index], self.labels[index]
+            yield torch.index_select(self.images, 0, index), self.labels[index]

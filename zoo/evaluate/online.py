@@ -62,7 +62,8 @@ class OnlineLinearProbe:
         y = labels.repeat(len(x) // len(labels))
         for group in self.optimizer.param_groups:  # cosine, a host float: no device sync
             group["lr"] = self.base_lr * 0.5 * (1 + math.cos(math.pi * min(self.steps / self.total_steps, 1.0)))
-        loss = F.cross_entropy(self.head(x), y)
+        # unlabeled images (label -1, STL-10's unlabeled split) do not count, as in solo-learn; no host sync
+        loss = F.cross_entropy(self.head(x), y, ignore_index=-1, reduction="sum") / (y >= 0).sum().clamp(min=1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
