@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torchvision.io import ImageReadMode, decode_image, read_file
 from torchvision.transforms.v2 import functional as F
 
 from zoo.errors import DataError
+from zoo.progress import work_progress
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 _CHUNK = 2048  # files in flight at once: bounds the futures held, not the parallelism
@@ -66,14 +66,14 @@ def decode_into(
             bad.append(paths[i])
 
     started = time.perf_counter()
-    with _progress(console) as progress, ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        task = progress.add_task(what, total=len(paths))
+    pool = ThreadPoolExecutor(workers or os.cpu_count() or 1)
+    with work_progress(console, what, len(paths)) as advance, pool:
         for start in range(0, len(paths), _CHUNK):
             futures = [pool.submit(work, i) for i in range(start, min(start + _CHUNK, len(paths)))]
             try:
                 for future in futures:
                     future.result()
-                    progress.advance(task)
+                    advance()
             except DataError:
                 pool.shutdown(cancel_futures=True)
                 raise
@@ -85,19 +85,6 @@ def decode_into(
         highlight=False,
     )
     return keep
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
 
 
 def image_files(folder: Path, *, recursive: bool = False) -> list[Path]:
