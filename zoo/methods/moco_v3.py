@@ -16,34 +16,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from lightly.models.modules.heads import ProjectionHead
-from lightly.utils import dist
 from torch import Tensor, nn
 
 from zoo.methods import register_method
 from zoo.methods.base import Float32Loss, Method
+from zoo.methods.nnclr import NNCLRLoss
 
 
-class MoCoV3Loss(nn.Module):
+class MoCoV3Loss(NNCLRLoss):
     """InfoNCE of queries against the keys of the same batch, scaled by 2 tau (MoCo v3, algorithm 1).
 
     `forward(query, key)` takes (N, D) queries and their (N, D) positive keys; the other keys of the (global) batch
-    are the negatives. lightly has no loss of this form: its NTXentLoss also contrasts a view with itself.
+    are the negatives. It is NNCLR's one-way batch cross-entropy times 2 tau; lightly has no loss of this form: its
+    NTXentLoss also contrasts a view with itself.
     """
 
-    def __init__(self, temperature: float = 0.2, gather_distributed: bool = False) -> None:
-        super().__init__()
-        self.temperature, self.gather_distributed = temperature, gather_distributed
-
     def forward(self, query: Tensor, key: Tensor) -> Tensor:
-        query, key = F.normalize(query, dim=1), F.normalize(key, dim=1)
-        labels = torch.arange(query.shape[0], device=query.device)
-        if self.gather_distributed and dist.world_size() > 1:
-            key = torch.cat(dist.gather(key))
-            labels = labels + dist.rank() * query.shape[0]
-        logits = query @ key.T / self.temperature
-        return F.cross_entropy(logits, labels) * (2 * self.temperature)
+        return super().forward(query, key) * (2 * self.temperature)
 
 
 @register_method("moco-v3")
