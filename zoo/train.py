@@ -8,10 +8,9 @@ resumed from any checkpoint (end of epoch or Ctrl-C) continues exactly as it wou
 from __future__ import annotations
 
 import json
-import math
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,12 @@ from zoo.device import pick_device
 from zoo.errors import ZooError
 from zoo.evaluate import OnlineLinearProbe, embed_all, evaluate_knn, pixels
 from zoo.evaluate.linear import frozen
-from zoo.evaluate.run import Evaluator, as_record, linear_protocol, linear_record, summary_fields, write_results
+from zoo.evaluate.run import Evaluator, as_record, write_results
 from zoo.methods import Method, create_method
 from zoo.optim import create_optimizer, warmup_cosine
 from zoo.progress import TrainProgress
 from zoo.recipes import Recipe, dump_recipe, load_recipe
+from zoo.run_record import TrainState, run_results, run_summary
 
 _STEP_SEED_STRIDE = 1_000_003  # seeds of different runs' steps do not collide for runs under a million steps
 
@@ -51,23 +51,6 @@ class TrainingDiverged(ZooError):
 class RunResult:
     run_dir: Path
     summary: dict[str, Any]
-
-
-@dataclass
-class TrainState:
-    """Everything besides model and optimiser that a checkpoint must restore."""
-
-    epoch: int = 0  # epochs completed
-    step: int = 0  # optimiser steps completed
-    epoch_loss_sum: float = 0.0  # of the epoch in progress (interrupted runs)
-    epoch_seconds: float = 0.0
-    wall_s: float = 0.0
-    knn_init: float | None = None
-    knn_pixels: float | None = None
-    linear_init: dict[str, float] | None = None  # offline linear probe {"top1", "top5"} at init, of pixels, at the end
-    linear_pixels: dict[str, float] | None = None
-    linear: dict[str, float] | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def train(
@@ -382,51 +365,8 @@ class _Run:
         return f"; linear probe at initialisation {s.linear_init['top1']:.2f}, raw pixels {s.linear_pixels['top1']:.2f}"
 
     def _results(self) -> dict[str, Any]:
-        """This run's eval.json entries."""
-        r, s, e = self.recipe, self.state, self.recipe.eval
-        knn = next((h["knn_top1"] for h in reversed(s.history) if "knn_top1" in h), None)
-        results: dict[str, Any] = {
-            "knn": {"top1": knn, "top1_init": s.knn_init, "top1_pixels": s.knn_pixels, "k": e.knn_k, "t": e.knn_t}
-        }
-        if e.linear_epochs:
-            results["linear"] = linear_record(s.linear, s.linear_init, s.linear_pixels, linear_protocol(e, r.run.seed))
-        if e.online_linear:
-            online = next((h["online_linear_top1"] for h in reversed(s.history) if "online_linear_top1" in h), None)
-            results["online_linear"] = {"top1": online, "lr": e.online_lr, "weight_decay": e.online_wd}
-        return results
+        return run_results(self.recipe, self.state)
 
     def summary(self) -> dict[str, Any]:
-        r, s = self.recipe, self.state
-        final = next((h["knn_top1"] for h in reversed(s.history) if "knn_top1" in h), None)
-        epochs_ips = [h["images_per_s"] for h in s.history]
-        paper = r.paper
-        return {
-            "name": r.run.name,
-            "method": r.method.name,
-            "family": self.method.family,
-            "backbone": r.backbone.name,
-            "image_size": r.backbone.image_size,
-            "dataset": r.data.dataset,
-            "fraction": r.data.fraction,
-            "epochs": r.schedule.epochs,
-            "epochs_done": s.epoch,
-            "complete": s.epoch == r.schedule.epochs,
-            "steps": s.step,
-            "batch_size": r.schedule.batch_size,
-            "optimizer": r.optim.name,
-            "lr": r.optim.lr,
-            "hparams": self.method.hparams,
-            "knn_k": r.eval.knn_k,
-            "knn_top1": final,
-            "knn_top1_init": s.knn_init,
-            "knn_top1_pixels": s.knn_pixels,
-            "gain_over_init": None if final is None or s.knn_init is None else final - s.knn_init,
-            "final_loss": s.history[-1]["loss"] if s.history else None,
-            "images_per_s": sum(epochs_ips) / len(epochs_ips) if epochs_ips else None,
-            "wall_s": s.wall_s,
-            **summary_fields({k: v for k, v in self._results().items() if k != "knn"}),
-            "device": torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu",
-            "paper": {"value": paper.value, "metric": paper.metric, "source": paper.source}
-            if paper.value is not None and not math.isnan(paper.value)
-            else None,
-        }
+        device = torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu"
+        return run_summary(self.recipe, self.state, self.method, device)
