@@ -115,22 +115,22 @@ def test_extending_a_run_then_a_full_disk_then_a_broken_checkpoint(
     finished_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run, checkpoints = finished_run, finished_run / "checkpoints"
-    assert main(["train", "--resume", str(run), "--set", "schedule.epochs=3"]) == 0
+    train(None, ["schedule.epochs=4"], resume=run, stop_after_epoch=3)
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in metrics] == [1, 2, 3] and metrics[2]["lr"] > 0.01  # on the rebuilt schedule
-    assert tomllib.loads((run / "recipe.toml").read_text())["schedule"]["epochs"] == 3
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["epochs_done"] == 3 and summary["complete"] and summary["steps"] == 24
-    assert (checkpoints / "epoch-2.pt").is_file()  # the end of the run as it was, kept
+    assert tomllib.loads((run / "recipe.toml").read_text())["schedule"]["epochs"] == 4
+    assert (checkpoints / "epoch-2.pt").is_file() and not (run / "summary.json").exists()  # the old end, kept
 
     if Path("/dev/full").exists():
         (checkpoints / "last.pt.tmp").symlink_to("/dev/full")  # the disk is full when epoch 4 is saved
-        code, err = _run_cli("train", "--resume", str(run), "--set", "schedule.epochs=4", capsys=capsys)
+        code, err = _run_cli("train", "--resume", str(run), capsys=capsys)
         _one_error_line(code, err, f"no space left on device while saving checkpoint {checkpoints / 'last.pt'}")
         assert "last good checkpoint:" in err and not (checkpoints / "last.pt.tmp").exists()
         assert _epochs(run) == [1, 2, 3]  # the epoch whose save failed is not logged
-    assert main(["train", "--resume", str(run), "--set", "schedule.epochs=4"]) == 0
+    assert main(["train", "--resume", str(run)]) == 0
     assert _epochs(run) == [1, 2, 3, 4]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs_done"] == 4 and summary["complete"] and summary["steps"] == 32
 
     last = checkpoints / "last.pt"
     last.write_bytes(last.read_bytes()[:1000])  # truncated
