@@ -68,7 +68,7 @@ def test_real_file_errors_of_verbs(tmp_path: Path, capsys: pytest.CaptureFixture
             "is a file, not a folder",
         ),
         "recipe is a folder": (["train", str(tmp_path)], "not found"),
-        "analyze a non-run": (["analyze", "gradient", str(tmp_path)], "has no checkpoint"),
+        "analyze a non-run": (["analyze", "gradient", str(tmp_path)], "is not a run folder"),
     }
     for name, (args, expected) in cases.items():
         code, err = _run_cli(*args, capsys=capsys)
