@@ -33,14 +33,15 @@ def _start(tmp_path: Path, extra: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
 
 
-def test_sigterm_saves_a_checkpoint_exits_143_and_resume_continues(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_run_saves_a_checkpoint_and_resume_continues(tmp_path: Path, signum: int, code: int) -> None:
     proc = _start(tmp_path, ["schedule.epochs=200"])
     try:
         for line in proc.stderr:  # wait until training is under way
             if line.startswith("epoch 1/"):
                 break
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 143
+        proc.send_signal(signum)
+        assert proc.wait(timeout=60) == code
         assert "zoo train --resume" in proc.stderr.read()
     finally:
         proc.kill()
