@@ -188,7 +188,7 @@ class _Run:
         previous = self.checkpoint_path.with_name("previous.pt")
         if not self.checkpoint_path.is_file() and not previous.is_file():
             raise ZooError(f"run folder {str(self.run_dir)!r} has no checkpoint to resume from")
-        log = lambda line: self.console.print(line, highlight=False)  # noqa: E731
+        log = lambda line: self.console.print(line, highlight=False, soft_wrap=True)  # noqa: E731 (one line, unwrapped)
         ckpt = load_latest_checkpoint(self.checkpoint_path, self.device, log)
         check_identity(ckpt, self.recipe, self.checkpoint_path)
         try:
