@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import time
 from dataclasses import dataclass
 from itertools import islice
@@ -42,7 +43,7 @@ _STEP_SEED_STRIDE = 1_000_003  # seeds of different runs' steps do not collide f
 class TrainingInterrupted(Exception):
     """Ctrl-C or SIGTERM: a checkpoint was saved; `zoo train --resume RUN_DIR` continues."""
 
-    def __init__(self, run_dir: Path, signum: int) -> None:
+    def __init__(self, run_dir: Path, signum: int = signal.SIGINT) -> None:
         super().__init__(f"interrupted; checkpoint saved, continue with: zoo train --resume {run_dir}")
         self.run_dir, self.exit_code = run_dir, exit_code(signum)
 
