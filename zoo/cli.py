@@ -1,4 +1,7 @@
-"""`zoo ...`: thin verbs over the library. Exit codes: 0 done, 2 user error (one line), 130 interrupted, 1 bug."""
+"""`zoo ...`: thin verbs over the library.
+
+Exit codes: 0 done, 2 user error (one line), 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 1 bug (traceback).
+"""
 
 from __future__ import annotations
 
@@ -117,13 +120,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except ZooError as err:
-        print(f"zoo: error: {err}", file=sys.stderr)
+    except (ZooError, OSError) as err:  # every verb: what a user can cause (files included) is one line, exit 2
+        print(f"zoo: error: {user_error_text(err)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def user_error_text(err: Exception) -> str:
+    """The error as one line: an OSError names what failed on which file, without its errno prefix."""
+    if isinstance(err, OSError) and not isinstance(err, ZooError) and err.strerror:
+        text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(line.strip() for line in text.splitlines())
 
 
 def _console():
@@ -142,7 +154,7 @@ def _train(args: argparse.Namespace) -> None:
         result = train(args.recipe, args.overrides, resume=args.resume)
     except TrainingInterrupted as stop:
         print(f"zoo: {stop}", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(stop.exit_code) from None
     from zoo.report import compare, rich_table
 
     _console().print(rich_table(compare([result.run_dir])))
@@ -215,10 +227,10 @@ def _suite(args: argparse.Namespace) -> None:
 
     try:
         result = run_suite(args.suite, args.overrides, out_dir=args.out)
-    except TrainingInterrupted:
+    except TrainingInterrupted as stop:
         again = f"zoo suite {args.suite}" + (f" --out {args.out}" if args.out else "")
         print(f"zoo: interrupted; the suite continues where it stopped with: {again}", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(stop.exit_code) from None
     _console().print(rich_table(result.rows))
     print(f"suite folder: {result.folder} (comparison.md, comparison.json)")
 

@@ -8,6 +8,8 @@ value and what would be valid.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import tomllib
 import types
 import typing
@@ -29,8 +31,8 @@ def _spec(default: Any = dataclasses.MISSING, **rules: Any) -> Any:
 
 @dataclass
 class RunSection:
-    name: str = "run"
-    seed: int = _spec(0, ge=0)
+    name: str = "run"  # one folder name: no path separators, no control characters (see _check_run_name)
+    seed: int = _spec(0, ge=0, le=2**32 - 1)  # numpy's seed range; zoo derives per-step seeds from it
     out_dir: str = "runs"
     device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
     keep_checkpoints: int | list[int] = _spec(0, ge=0)  # noqa: RUF009 (an int default) epoch-N.pt copies: every N epochs, or these epochs
@@ -154,9 +156,13 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> Recipe:
     if not path.is_file():
         raise RecipeError(f"recipe file {str(path)!r} not found")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise RecipeError(f"{path}: not UTF-8 text (byte {err.start}); TOML files are UTF-8") from None
     except tomllib.TOMLDecodeError as err:
         raise RecipeError(f"{path}: malformed TOML: {err}") from None
+    except OSError as err:
+        raise RecipeError(f"recipe file {str(path)!r} cannot be read: {err.strerror}") from None
     apply_overrides(raw, overrides, str(path))
     return recipe_from_dict(raw, source=str(path))
 
@@ -171,7 +177,10 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], source: str =
         section, name = parts
         if section not in _SECTIONS:
             raise RecipeError(f"bad override {item!r}: unknown section [{section}]: {did_you_mean(section, _SECTIONS)}")
-        raw.setdefault(section, {})[name] = _parse_value(text.strip())
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise RecipeError(f"{source}: [{section}] must be a table, got {table!r}")
+        table[name] = _parse_value(text.strip())
 
 
 def _parse_value(text: str) -> Any:
@@ -192,10 +201,38 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "<dict>") -> Recipe:
         values = raw.get(sec, {})
         if not isinstance(values, dict):
             raise RecipeError(f"{source}: [{sec}] must be a table, got {values!r}")
+        for key, value in values.items():
+            _check_plain(f"{source}: {sec}.{key}", value)
         sections[sec] = _section(sec, values, source)
     recipe = Recipe(**sections, source=source)
+    _check_run_name(recipe.run.name, source)
     _check_names(recipe)
     return recipe
+
+
+def _check_plain(where: str, value: Any) -> None:
+    """Finite numbers and writable text only, at any depth: nan or inf would train at nan, and a lone surrogate
+    (from a non-UTF-8 command line) could not be written back to recipe.toml."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecipeError(f"{where}: expected a finite number, got {value!r}")
+    if isinstance(value, str) and _SURROGATE.search(value):
+        raise RecipeError(f"{where}: {value!r} is not valid UTF-8 text")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        _check_plain(f"{where}.{key}" if isinstance(value, dict) else where, item)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _check_run_name(name: str, source: str) -> None:
+    """run.name becomes one folder under run.out_dir: it must not reach outside it or be unprintable."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or _CONTROL.search(name):
+        raise RecipeError(
+            f"{source}: run.name: {name!r} is not a folder name: use one non-empty path component without "
+            f"'/', '\\' or control characters (run.out_dir says where it goes)"
+        )
 
 
 def _section(sec: str, values: dict[str, Any], source: str) -> Any:
@@ -279,13 +316,26 @@ def _check_names(recipe: Recipe) -> None:
 
 
 def dump_recipe(recipe: Recipe) -> str:
-    """The recipe as TOML text (what a run folder keeps as recipe.toml)."""
+    """The recipe as TOML text (what a run folder keeps as recipe.toml); it always loads back to `recipe`."""
     lines: list[str] = []
     for sec, values in recipe.to_dict().items():
         lines.append(f"[{sec}]")
-        lines.extend(f"{k} = {_toml_value(v)}" for k, v in values.items())
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items())
         lines.append("")
     return "\n".join(lines)
+
+
+_BARE_KEY = re.compile("[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else toml_string(key)
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: backslash, quote and control characters escaped (TOML 1.0, "Strings")."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
 
 
 def _toml_value(value: Any) -> str:
@@ -294,7 +344,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return toml_string(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, Sequence):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")

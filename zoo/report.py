@@ -48,7 +48,7 @@ def compare(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
     for run_dir in map(Path, run_dirs):
         path = run_dir / "summary.json"
         if path.is_file():
-            rows.append(_row(run_dir.name, json.loads(path.read_text())))
+            rows.append(_row(run_dir.name, _read_summary(path)))
         elif (run_dir / "recipe.toml").is_file():
             rows.append(_row(run_dir.name, _unfinished_summary(run_dir)))
         else:
@@ -58,12 +58,32 @@ def compare(run_dirs: Iterable[str | Path]) -> list[dict[str, Any]]:
     return rows
 
 
+_SUMMARY_KEYS = ("method", "backbone", "dataset", "epochs", "epochs_done")  # what a row cannot do without
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    """A run's summary.json; a file that is not one (hand-edited, truncated) is a user error naming it."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ZooError(f"{path} is not valid JSON ({err}); `zoo eval` or `zoo train --resume` rewrites it") from None
+    if not isinstance(summary, dict):
+        raise ZooError(f"{path} is not a run summary: expected a JSON object, got {type(summary).__name__}")
+    missing = [k for k in _SUMMARY_KEYS if k not in summary]
+    if missing:
+        raise ZooError(f"{path} is not a run summary: it lacks {', '.join(missing)}")
+    return summary
+
+
 def _unfinished_summary(run_dir: Path) -> dict[str, Any]:
     """What a run folder without summary.json tells: its recipe and the epochs in metrics.jsonl."""
-    recipe = tomllib.loads((run_dir / "recipe.toml").read_text())
-    metrics = run_dir / "metrics.jsonl"
-    history = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
-    last = {k: v for h in history for k, v in h.items()}  # the latest value of every metric
+    try:
+        recipe = tomllib.loads((run_dir / "recipe.toml").read_text(encoding="utf-8"))
+        metrics = run_dir / "metrics.jsonl"
+        history = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
+        last = {k: v for h in history for k, v in h.items()}  # the latest value of every metric
+    except (ValueError, AttributeError) as err:  # TOML and JSON decode errors are ValueErrors
+        raise ZooError(f"run folder {str(run_dir)!r}: unreadable recipe.toml or metrics.jsonl ({err})") from None
     return {
         "method": recipe["method"]["name"],
         "backbone": recipe["backbone"]["name"],

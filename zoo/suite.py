@@ -26,7 +26,7 @@ from typing import Any
 from rich.console import Console
 
 from zoo.errors import RecipeError, SuiteError
-from zoo.recipes import Recipe, load_recipe
+from zoo.recipes import Recipe, load_recipe, toml_string
 from zoo.registry import did_you_mean
 from zoo.report import compare, to_json, to_markdown
 from zoo.train import train
@@ -77,7 +77,7 @@ def load_suite(
         if any(r.name == name for r in runs):
             raise SuiteError(f'{path}: two runs named {name!r}; give one a name = "..."')
         items = [*_strings(head, path), *_strings(entry, path), *overrides]
-        items += [f"run.name={_quote(name)}", f"run.out_dir={_quote(str(folder))}"]
+        items += [f"run.name={toml_string(name)}", f"run.out_dir={toml_string(str(folder))}"]
         try:
             recipe = load_recipe(recipe_path, items)
         except RecipeError as err:
@@ -148,7 +148,3 @@ def _strings(table: dict[str, Any], path: Path) -> list[str]:
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise SuiteError(f'{path}: overrides must be a list of "section.key=value" strings, got {items!r}')
     return items
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -8,6 +8,7 @@ resumed from any checkpoint (end of epoch or Ctrl-C) continues exactly as it wou
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ import torch
 from rich.console import Console
 
 from zoo.augment import create_augment
-from zoo.checkpoint import copy_checkpoint, keeps_checkpoint, load_checkpoint, save_checkpoint
+from zoo.backbones.size_check import check_input_sizes
+from zoo.checkpoint import CheckpointError, copy_checkpoint, keeps_checkpoint, load_latest_checkpoint, save_checkpoint
 from zoo.data import ImageDataset, TrainingData, open_training_data
 from zoo.device import pick_device
 from zoo.errors import ZooError
@@ -30,18 +32,21 @@ from zoo.methods import Method, create_method
 from zoo.optim import create_optimizer, warmup_cosine
 from zoo.progress import TrainProgress
 from zoo.recipes import Recipe, dump_recipe, load_recipe
+from zoo.resume import check_identity, resume_recipe, run_identity
+from zoo.run_folder import RunLock, check_out_dir, new_run_dir, write_text_atomic
 from zoo.run_record import TrainState, run_results, run_summary
 from zoo.speed import CompiledStep, PhaseTimer, StepSpeed, untimed
+from zoo.stop import StopRequests, exit_code
 
 _STEP_SEED_STRIDE = 1_000_003  # seeds of different runs' steps do not collide for runs under a million steps
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C: a checkpoint was saved; `zoo train --resume RUN_DIR` continues."""
+    """Ctrl-C or SIGTERM: a checkpoint was saved; `zoo train --resume RUN_DIR` continues."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, signum: int = signal.SIGINT) -> None:
         super().__init__(f"interrupted; checkpoint saved, continue with: zoo train --resume {run_dir}")
-        self.run_dir = run_dir
+        self.run_dir, self.exit_code = run_dir, exit_code(signum)
 
 
 class TrainingDiverged(ZooError):
@@ -70,28 +75,27 @@ def train(
     console = console or Console(stderr=True)
     if resume is not None:
         run_dir = Path(resume)
-        if not (run_dir / "recipe.toml").is_file():
-            raise ZooError(f"{str(run_dir)!r} is not a run folder: it has no recipe.toml")
-        recipe = load_recipe(run_dir / "recipe.toml", overrides)
-    elif not isinstance(recipe, Recipe):
+        recipe = resume_recipe(run_dir, tuple(overrides))
+        with RunLock(run_dir), StopRequests() as stop:
+            run = _Run(recipe, console, stop)
+            run.open(run_dir, resume=True)
+            run.fit(stop_after_epoch)
+        return RunResult(run_dir, run.summary())
+    if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
-    run = _Run(recipe, console)
-    if resume is None:
-        run_dir = _new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
-        (run_dir / "recipe.toml").write_text(dump_recipe(recipe))
-    run.open(run_dir, resume=resume is not None)
-    run.fit(stop_after_epoch)
+    check_out_dir(Path(recipe.run.out_dir))
+    with StopRequests() as stop:
+        run = _Run(recipe, console, stop)
+        run_dir = new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
+        with RunLock(run_dir):
+            try:
+                write_text_atomic(run_dir / "recipe.toml", dump_recipe(recipe))
+                run.open(run_dir, resume=False)
+            except BaseException:  # stopped or failed before its first checkpoint: the folder holds nothing
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
+            run.fit(stop_after_epoch)
     return RunResult(run_dir, run.summary())
-
-
-def _new_run_dir(out_dir: Path, name: str) -> Path:
-    """`<out_dir>/<name>`, or `<name>-2`, `<name>-3`, ... if taken: a run never overwrites another."""
-    candidate, n = out_dir / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = out_dir / f"{name}-{n}"
-    (candidate / "checkpoints").mkdir(parents=True)
-    return candidate
 
 
 def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
@@ -112,8 +116,8 @@ def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
 class _Run:
     """One training run's parts, built from a recipe before any folder is written (so user errors lose nothing)."""
 
-    def __init__(self, recipe: Recipe, console: Console, data: TrainingData | None = None) -> None:
-        self.recipe, self.console = recipe, console
+    def __init__(self, recipe: Recipe, console: Console, stop: StopRequests, data: TrainingData | None = None) -> None:
+        self.recipe, self.console, self.stop = recipe, console, stop
         self.device = pick_device(recipe.run.device)
         torch.manual_seed(recipe.run.seed)
         self.data = data or open_training_data(
@@ -136,6 +140,7 @@ class _Run:
         self.method = self.speed.prepare_model(self.method)
         self.compiled = CompiledStep(self.method, self.speed.compile, lambda line: console.print(line, highlight=False))
         sizes = self.method.view_sizes()
+        check_input_sizes(self.method.backbone, b.name, sorted(set(sizes)), self.device)
         self.augment = create_augment(
             recipe.augment.preset or self.method.default_augment,
             image_size=b.image_size,
@@ -162,7 +167,6 @@ class _Run:
             recipe, *self.data.evaluation, self.data.num_classes, self.augment.mean, self.augment.std, console
         )  # fmt: skip
         self.state = TrainState()
-        self._stop_requested = False
 
     # --- run folder ---------------------------------------------------------------------------------------
     def open(self, run_dir: Path, *, resume: bool) -> None:
@@ -181,18 +185,45 @@ class _Run:
             s = self.state
             knn = self.data.skipped or f"kNN top-1 at initialisation {s.knn_init:.2f}, raw pixels {s.knn_pixels:.2f}"
             self.console.print(f"run {run_dir}: {knn}" + self._linear_floors_text(), highlight=False)
+            self._save()  # a stop requested during these evaluations leaves a run that resumes at step 0
         self.console.print(f"training step on {self.device.type}: {self.speed.describe()}", highlight=False)
 
     def _restore(self) -> None:
-        if not self.checkpoint_path.is_file():
+        previous = self.checkpoint_path.with_name("previous.pt")
+        if not self.checkpoint_path.is_file() and not previous.is_file():
             raise ZooError(f"run folder {str(self.run_dir)!r} has no checkpoint to resume from")
-        ckpt = load_checkpoint(self.checkpoint_path, self.device)
-        self.method.load_state_dict(ckpt["method"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
+        log = lambda line: self.console.print(line, highlight=False, soft_wrap=True)  # noqa: E731 (one line, unwrapped)
+        ckpt = load_latest_checkpoint(self.checkpoint_path, self.device, log)
+        check_identity(ckpt, self.recipe, self.checkpoint_path)
+        try:
+            self.method.load_state_dict(ckpt["method"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+            if self.probe is not None:
+                self.probe.load_state_dict(ckpt["online_probe"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as err:
+            first = str(err).strip().splitlines()[0]
+            raise CheckpointError(f"checkpoint {self.checkpoint_path} does not fit this run's model: {first}") from None
         self.state = TrainState(**ckpt["state"])
-        if self.probe is not None:
-            self.probe.load_state_dict(ckpt["online_probe"])
+        self._extend_if_longer()
+        write_text_atomic(self.run_dir / "recipe.toml", dump_recipe(self.recipe))  # the recipe actually resumed
+        # the checkpoint's history is the record: epochs logged after it was saved are dropped, none twice
+        write_text_atomic(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in self.state.history))
+
+    def _extend_if_longer(self) -> None:
+        """`--set schedule.epochs=N` on resume: more epochs on a rebuilt schedule; the finished run's end is kept."""
+        s, epochs = self.state, self.recipe.schedule.epochs
+        if epochs < s.epoch:
+            raise ZooError(f"schedule.epochs={epochs} is below the {s.epoch} epochs this run has done already")
+        summary = self.run_dir / "summary.json"
+        if epochs > s.epoch and summary.is_file():  # finished before: it is no longer, and its end is kept
+            copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
+            summary.unlink()
+            s.linear = None
+        # the optimiser holds the rate of the schedule it was saved with until the scheduler's next step
+        sched = self.scheduler
+        for group, base, factor in zip(self.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True):
+            group["lr"] = base * factor(sched.last_epoch)
 
     def _save(self) -> None:
         save_checkpoint(
@@ -203,6 +234,7 @@ class _Run:
                 "scheduler": self.scheduler.state_dict(),
                 "state": vars(self.state),
                 "online_probe": self.probe and self.probe.state_dict(),
+                "identity": run_identity(self.recipe),
             },
         )
 
@@ -210,20 +242,15 @@ class _Run:
     def fit(self, stop_after_epoch: int | None) -> None:
         epochs = self.recipe.schedule.epochs
         last = epochs if stop_after_epoch is None else min(epochs, stop_after_epoch)
-        previous = signal.signal(signal.SIGINT, self._request_stop)
-        try:
-            with TrainProgress(self.console, self.total_steps, self.state.step, epochs) as progress:
-                while self.state.epoch < last:
-                    self._train_epoch(progress)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        with TrainProgress(self.console, self.total_steps, self.state.step, epochs) as progress:
+            while self.state.epoch < last:
+                self._train_epoch(progress)
         if self.state.epoch == epochs:
             self._finish()
 
-    def _request_stop(self, signum: int, frame: Any) -> None:
-        if self._stop_requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self._stop_requested = True
+    def _stop_if_requested(self) -> None:
+        if self.stop.signum is not None:
+            raise TrainingInterrupted(self.run_dir, self.stop.signum)
 
     def _train_epoch(self, progress: TrainProgress) -> None:
         s, method = self.state, self.method
@@ -242,7 +269,7 @@ class _Run:
             s.step += 1
             interval_steps += 1
             method.step_end(s.step / self.total_steps)
-            if s.step % sched.log_every == 0 or self._stop_requested:
+            if s.step % sched.log_every == 0 or self.stop.requested:
                 seconds = time.perf_counter() - interval_start
                 self._check_finite(bad_step)  # one host sync per interval
                 steps_done = s.step - s.epoch * self.steps_per_epoch
@@ -255,10 +282,10 @@ class _Run:
                 )
                 s.epoch_seconds += seconds
                 interval_start, interval_steps = time.perf_counter(), 0
-            if self._stop_requested:
+            if self.stop.requested:
                 s.epoch_loss_sum = loss_sum.item()
                 self._save()
-                raise TrainingInterrupted(self.run_dir)
+                self._stop_if_requested()
         self._check_finite(bad_step)
         s.epoch_seconds += time.perf_counter() - interval_start
         self._end_epoch(loss_sum.item(), progress)
@@ -315,9 +342,9 @@ class _Run:
         s.wall_s += seconds
         s.history.append(record)
         s.epoch_loss_sum, s.epoch_seconds = 0.0, 0.0
+        self._save()  # before the metrics line: a failed save never leaves an epoch that resume would log again
         with (self.run_dir / "metrics.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
-        self._save()
         if keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
             copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
         progress.epoch_done(record)

@@ -38,7 +38,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_hessian_writes_json_table_and_figures(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["epoch-1.pt", "last.pt"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["epoch-1.pt", "last.pt", "previous.pt"]
     figure = run_dir / "density.png"
     assert main(["analyze", "hessian", str(run_dir), *FAST, "--checkpoint", "all", "--figure", str(figure)]) == 0
     out = capsys.readouterr().out

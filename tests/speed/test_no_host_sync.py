@@ -21,6 +21,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from zoo.methods import list_methods
 from zoo.recipes import apply_overrides, recipe_from_dict
+from zoo.stop import StopRequests
 from zoo.train import _Run
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "recipes" / "quickstart.toml"
@@ -65,7 +66,7 @@ def _run(method: str, device: str) -> _Run:
     raw = tomllib.loads(QUICKSTART.read_text())
     raw["method"] = {"name": method}  # the method's published defaults
     apply_overrides(raw, [*SETS, f"run.device={device}"])
-    return _Run(recipe_from_dict(raw), Console(quiet=True))
+    return _Run(recipe_from_dict(raw), Console(quiet=True), StopRequests())
 
 
 def _steps_under_watch(run: _Run, steps: int = 2) -> None:

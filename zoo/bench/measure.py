@@ -31,6 +31,7 @@ from zoo.device import pick_device
 from zoo.errors import DataError, ZooError
 from zoo.progress import work_progress
 from zoo.recipes import Recipe, load_recipe
+from zoo.stop import StopRequests
 
 PHASES = ("data", "augment", "forward", "loss", "forward + loss", "backward", "optimizer")
 
@@ -138,11 +139,11 @@ def bench(
         recipe = load_recipe(recipe, overrides)
     data_name = recipe.data.dataset
     try:
-        run = _Run(recipe, console)
+        run = _Run(recipe, console, StopRequests())
     except DataError as err:
         console.print(f"data: {err}", highlight=False)
         console.print("bench: measuring on random images of the same shape instead (speed does not depend on them)")
-        run = _Run(recipe, console, data=_synthetic(recipe, steps + warmup))
+        run = _Run(recipe, console, StopRequests(), data=_synthetic(recipe, steps + warmup))
         data_name = "synthetic"
     device, batch = run.device, recipe.schedule.batch_size
     views = run.method.n_views + run.method.n_local_views

@@ -33,6 +33,7 @@ class Method(nn.Module):
     paper: ClassVar[str] = ""  # short citation of the method's paper
     default_augment: ClassVar[str] = "simclr"  # augmentation preset the method was published with
     defaults: ClassVar[dict[str, Any]] = {}  # hyper-parameters and their published defaults
+    positive: ClassVar[tuple[str, ...]] = ()  # hyper-parameters that must be > 0 (temperatures), checked at load
     requires_labels: ClassVar[bool] = False  # supervised methods receive the batch's labels in `loss`
     n_views: ClassVar[int] = 2  # global views the method expects per image
     n_local_views: ClassVar[int] = 0  # extra small multi-crop views (SwAV, DINO), after the global ones
@@ -250,6 +251,8 @@ def resolve_hparams(cls: type[Method], given: dict[str, Any]) -> dict[str, Any]:
                 f"unknown hyper-parameter {key!r} for method {cls.name!r}: {did_you_mean(key, cls.defaults)}"
             )
         resolved[key] = coerce_like(cls.defaults[key], value, f"method {cls.name!r} hyper-parameter {key!r}")
+        if key in cls.positive and not resolved[key] > 0:
+            raise ZooError(f"method.{key}: expected a value > 0 for method {cls.name!r}, got {value!r}")
     return resolved
 
 

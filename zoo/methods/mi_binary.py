@@ -174,6 +174,7 @@ class MIBinary(Method):
     paper = "Manna et al., MIO, arXiv 2111.12664"
     default_augment = "mio"
     bound: Bound = "jensen"
+    positive = ("tau_pos", "tau_neg")
     defaults = {
         "tau_pos": 0.5,
         "tau_neg": 0.5,
