@@ -18,6 +18,7 @@ VERBS = {
     ("eval", "run"): "_eval",
     ("suite", "s.toml"): "_suite",
     ("list", "methods"): "_list",
+    ("bench", "r.toml"): "_bench",
     ("analyze", "hessian", "run"): "_analyze_hessian",
     ("analyze", "gradient", "run"): "_analyze_gradient",
 }
