@@ -31,6 +31,7 @@ from zoo.optim import create_optimizer, warmup_cosine
 from zoo.progress import TrainProgress
 from zoo.recipes import Recipe, dump_recipe, load_recipe
 from zoo.run_record import TrainState, run_results, run_summary
+from zoo.tensorboard import TensorBoardLogger
 
 _STEP_SEED_STRIDE = 1_000_003  # seeds of different runs' steps do not collide for runs under a million steps
 
@@ -161,11 +162,13 @@ class _Run:
         )  # fmt: skip
         self.state = TrainState()
         self._stop_requested = False
+        self.tensorboard = TensorBoardLogger(recipe.run.tensorboard)
 
     # --- run folder ---------------------------------------------------------------------------------------
     def open(self, run_dir: Path, *, resume: bool) -> None:
         self.run_dir = run_dir
         self.checkpoint_path = run_dir / "checkpoints" / "last.pt"
+        self.tensorboard.open(run_dir, dump_recipe(self.recipe))
         if resume:
             self._restore()
         else:
@@ -214,6 +217,7 @@ class _Run:
                     self._train_epoch(progress)
         finally:
             signal.signal(signal.SIGINT, previous)
+            self.tensorboard.close()
         if self.state.epoch == epochs:
             self._finish()
 
@@ -243,13 +247,13 @@ class _Run:
                 seconds = time.perf_counter() - interval_start
                 self._check_finite(bad_step)  # one host sync per interval
                 steps_done = s.step - s.epoch * self.steps_per_epoch
-                progress.update(
-                    step=s.step,
-                    epoch=s.epoch + 1,
-                    loss=loss_sum.item() / steps_done,
-                    lr=self.optimizer.param_groups[0]["lr"],
-                    images_per_s=interval_steps * sched.batch_size / max(seconds, 1e-9),
-                )
+                scalars = {
+                    "loss": loss_sum.item() / steps_done,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "images_per_s": interval_steps * sched.batch_size / max(seconds, 1e-9),
+                }
+                progress.update(step=s.step, epoch=s.epoch + 1, **scalars)
+                self.tensorboard.interval(s.step, scalars)
                 s.epoch_seconds += seconds
                 interval_start, interval_steps = time.perf_counter(), 0
             if self._stop_requested:
@@ -312,6 +316,7 @@ class _Run:
         if keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
             copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
         progress.epoch_done(record)
+        self.tensorboard.epoch(record)
 
     def _finish(self) -> None:
         """After the last epoch: the offline linear probe (once), then eval.json and summary.json."""
