@@ -28,14 +28,19 @@ class TensorBoardLogger:
             except ImportError:
                 raise ZooError(MISSING) from None
 
-    def open(self, run_dir: Path, recipe_toml: str) -> None:
-        """Start (or, on resume, continue in a new event file) the run's log; the recipe goes in as text."""
+    def open(self, run_dir: Path, recipe_toml: str, step: int = 0) -> None:
+        """Start the run's log, or continue it at `step` on resume; the recipe goes in as text.
+
+        On resume, events of steps after the checkpoint's (written by the interrupted process) are purged, so the
+        curves show each step once. Epoch events are numbered by epoch, never above the step, so they stay.
+        """
         if not self.enabled:
             return
         from torch.utils.tensorboard import SummaryWriter
 
-        self._writer = SummaryWriter(str(run_dir / FOLDER))
-        self._writer.add_text("recipe", "```toml\n" + recipe_toml + "\n```")  # markdown: shown as a code block
+        self._writer = SummaryWriter(str(run_dir / FOLDER), purge_step=step + 1 if step else None)
+        if not step:
+            self._writer.add_text("recipe", "```toml\n" + recipe_toml + "\n```")  # markdown: shown as a code block
 
     def interval(self, step: int, scalars: dict[str, float]) -> None:
         """The values of one logging interval ("train/loss", "train/lr", "train/images_per_s") at `step`."""

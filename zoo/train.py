@@ -168,7 +168,6 @@ class _Run:
     def open(self, run_dir: Path, *, resume: bool) -> None:
         self.run_dir = run_dir
         self.checkpoint_path = run_dir / "checkpoints" / "last.pt"
-        self.tensorboard.open(run_dir, dump_recipe(self.recipe))
         if resume:
             self._restore()
         else:
@@ -182,6 +181,7 @@ class _Run:
             s = self.state
             knn = self.data.skipped or f"kNN top-1 at initialisation {s.knn_init:.2f}, raw pixels {s.knn_pixels:.2f}"
             self.console.print(f"run {run_dir}: {knn}" + self._linear_floors_text(), highlight=False)
+        self.tensorboard.open(run_dir, dump_recipe(self.recipe), self.state.step)
 
     def _restore(self) -> None:
         if not self.checkpoint_path.is_file():
