@@ -49,7 +49,7 @@ def test_provenance_in_every_summary(two_runs: tuple[Path, Path]) -> None:
     import torch
 
     a, b = (json.loads((run / "summary.json").read_text())["provenance"] for run in two_runs)
-    assert a["versions"]["torch"] == torch.__version__.split("+")[0] or a["versions"]["torch"] in torch.__version__
+    assert a["versions"]["torch"] in torch.__version__  # the distribution's version, without a "+cpu" tag
     assert a["versions"]["timm"] == timm.__version__ and {"zoo", "kornia", "lightly"} <= set(a["versions"])
     assert a["device"] == "cpu"
     assert a["recipe_hash"] == recipe_hash(load_recipe(two_runs[0] / "recipe.toml"))

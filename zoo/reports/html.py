@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import zoo
 from zoo.plotting import has_matplotlib, require_matplotlib
 from zoo.provenance import LIBRARIES
 from zoo.report import CAPTION, COLUMNS, CROSS_METRIC_NOTE, format_cell
@@ -56,7 +57,8 @@ def render_html(runs: list[RunRecord], with_figures: bool = True) -> str:
         f"<title>zoo compare: {escape(', '.join(run.name for run in runs))}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>zoo compare: {len(runs)} run{'s' if len(runs) != 1 else ''}</h1>",
-        f'<p class="note">made {made} with zoo; every number below is read from the runs\' folders.</p>',
+        f'<p class="note">made {made} with zoo {zoo.__version__}; every number below is read from the runs\' '
+        "folders.</p>",
         _figures(runs) if with_figures else _no_figures(),
         _comparison(runs),
         _paper(runs),
