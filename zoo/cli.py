@@ -67,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(p, "override a value of every run's recipe, e.g. --set run.device=cpu")
     p.set_defaults(func=_suite)
 
+    p = sub.add_parser("bench", help="images/s, memory and phases of a recipe's training step, against a DataLoader")
+    p.add_argument("recipe", help="recipe file, e.g. recipes/quickstart.toml")
+    p.add_argument("--steps", type=_count(1), default=20, help="measured steps (20)")
+    p.add_argument("--warmup", type=_count(0), default=2, help="steps before measuring (2)")
+    p.add_argument("--workers", type=_count(0), help="DataLoader workers of the peer (default: cores, at most 8)")
+    p.add_argument("--no-peer", dest="peer", action="store_false", help="skip the DataLoader peer")
+    p.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+    _add_set(p, "override a recipe value, e.g. --set run.precision=bf16")
+    p.set_defaults(func=_bench)
+
     p = sub.add_parser("list", help="list methods, backbones, recipes, datasets or augmentation presets")
     p.add_argument("what", choices=sorted(_LISTS))
     p.add_argument("pattern", nargs="?", help="fnmatch pattern, e.g. 'resnet*'")
@@ -148,6 +158,19 @@ def _train(args: argparse.Namespace) -> None:
 
     _console().print(rich_table(compare([result.run_dir])))
     print(f"run folder: {result.run_dir}")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    import json
+
+    from zoo.bench import bench, bench_table
+
+    result = bench(
+        args.recipe, args.overrides, steps=args.steps, warmup=args.warmup, peer=args.peer, workers=args.workers
+    )
+    _console().print(bench_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
 
 
 def _compare(args: argparse.Namespace) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 from zoo.errors import RecipeError, ZooError
 from zoo.registry import did_you_mean
 
+PRECISIONS = ("auto", "bf16", "fp32")
+
 
 def _spec(default: Any = dataclasses.MISSING, **rules: Any) -> Any:
     """A dataclass field with validation rules: ge, gt, le, choices."""
@@ -32,6 +34,10 @@ class RunSection:
     out_dir: str = "runs"
     device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
     keep_checkpoints: int | list[int] = _spec(0, ge=0)  # noqa: RUF009 (an int default) epoch-N.pt copies: every N epochs, or these epochs
+    # the training step's speed settings, resolved per device in zoo/speed.py
+    precision: str = _spec("auto", choices=PRECISIONS)  # auto: bf16 where the hardware runs it
+    channels_last: bool | str = _spec("auto", choices=("auto", True, False))
+    compile: bool = False  # torch.compile of the method's modules (falls back to eager where unsupported)
     tensorboard: bool = False  # event files in <run folder>/tensorboard (needs the tensorboard package)
 
 

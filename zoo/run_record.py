@@ -55,7 +55,7 @@ def run_results(recipe: Recipe, state: TrainState) -> dict[str, Any]:
     return results
 
 
-def run_summary(recipe: Recipe, state: TrainState, method: Method, device: str) -> dict[str, Any]:
+def run_summary(recipe: Recipe, state: TrainState, method: Method, device: str, speed: str = "") -> dict[str, Any]:
     """The run's summary.json: settings, progress, every result with its floors, speed and the paper's number."""
     r, s = recipe, state
     results = run_results(recipe, state)
@@ -88,6 +88,7 @@ def run_summary(recipe: Recipe, state: TrainState, method: Method, device: str) 
         "wall_s": s.wall_s,
         **summary_fields({k: v for k, v in results.items() if k != "knn"}),
         "device": device,
+        "step_settings": speed,  # precision, memory format, compiled or not (zoo/speed.py)
         "paper": {"value": paper.value, "metric": paper.metric, "source": paper.source}
         if paper.value is not None and not math.isnan(paper.value)
         else None,

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from zoo.augment import create_augment
 from zoo.checkpoint import copy_checkpoint, keeps_checkpoint, load_checkpoint, save_checkpoint
-from zoo.data import ImageDataset, open_training_data
+from zoo.data import ImageDataset, TrainingData, open_training_data
 from zoo.device import pick_device
 from zoo.errors import ZooError
 from zoo.evaluate import OnlineLinearProbe, embed_all, evaluate_knn, pixels
@@ -31,6 +31,7 @@ from zoo.optim import create_optimizer, warmup_cosine
 from zoo.progress import TrainProgress
 from zoo.recipes import Recipe, dump_recipe, load_recipe
 from zoo.run_record import TrainState, run_results, run_summary
+from zoo.speed import CompiledStep, PhaseTimer, StepSpeed, untimed
 from zoo.tensorboard import TensorBoardLogger
 
 _STEP_SEED_STRIDE = 1_000_003  # seeds of different runs' steps do not collide for runs under a million steps
@@ -112,11 +113,11 @@ def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
 class _Run:
     """One training run's parts, built from a recipe before any folder is written (so user errors lose nothing)."""
 
-    def __init__(self, recipe: Recipe, console: Console) -> None:
+    def __init__(self, recipe: Recipe, console: Console, data: TrainingData | None = None) -> None:
         self.recipe, self.console = recipe, console
         self.device = pick_device(recipe.run.device)
         torch.manual_seed(recipe.run.seed)
-        self.data = open_training_data(
+        self.data = data or open_training_data(
             recipe.data,
             batch_size=recipe.schedule.batch_size,
             device=self.device,
@@ -132,8 +133,9 @@ class _Run:
             small_stem=b.small_stem,
             **recipe.method.hparams,
         ).to(self.device)
-        if self.device.type == "cuda":
-            self.method = self.method.to(memory_format=torch.channels_last)
+        self.speed = StepSpeed.from_recipe(recipe.run, self.device)
+        self.method = self.speed.prepare_model(self.method)
+        self.compiled = CompiledStep(self.method, self.speed.compile, lambda line: console.print(line, highlight=False))
         sizes = self.method.view_sizes()
         self.augment = create_augment(
             recipe.augment.preset or self.method.default_augment,
@@ -181,6 +183,7 @@ class _Run:
             s = self.state
             knn = self.data.skipped or f"kNN top-1 at initialisation {s.knn_init:.2f}, raw pixels {s.knn_pixels:.2f}"
             self.console.print(f"run {run_dir}: {knn}" + self._linear_floors_text(), highlight=False)
+        self.console.print(f"training step on {self.device.type}: {self.speed.describe()}", highlight=False)
         self.tensorboard.open(run_dir, dump_recipe(self.recipe), self.state.step)
 
     def _restore(self) -> None:
@@ -264,19 +267,25 @@ class _Run:
         s.epoch_seconds += time.perf_counter() - interval_start
         self._end_epoch(loss_sum.item(), progress)
 
-    def _step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        views = self.augment(images)
-        cuda = self.device.type == "cuda"
-        if cuda:
-            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda):
-            loss = self.method.loss(views, labels if self.method.requires_labels else None)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        if self.probe is not None:
-            self.probe.step(labels)  # on the features the loss computed, detached
+    def _step(self, images: torch.Tensor, labels: torch.Tensor, phase: PhaseTimer = untimed) -> torch.Tensor:
+        """One training step; `phase` times its parts (`zoo bench`), untimed in training."""
+        with phase("augment"):
+            views = self.augment(images)
+        return self._update(views, labels, phase)
+
+    def _update(self, views: list[torch.Tensor], labels: torch.Tensor, phase: PhaseTimer = untimed) -> torch.Tensor:
+        """Forward, loss, backward and optimiser step on augmented views (also fed by `zoo bench`'s DataLoader peer)."""
+        views = self.speed.prepare_views(views)
+        with phase("forward + loss"), self.speed.autocast():
+            loss = self.compiled(lambda: self.method.loss(views, labels if self.method.requires_labels else None))
+        with phase("backward"):
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        with phase("optimizer"):
+            self.optimizer.step()
+            self.scheduler.step()
+            if self.probe is not None:
+                self.probe.step(labels)  # on the features the loss computed, detached
         return loss
 
     def _check_finite(self, bad_step: torch.Tensor) -> None:
@@ -374,4 +383,4 @@ class _Run:
 
     def summary(self) -> dict[str, Any]:
         device = torch.cuda.get_device_name() if self.device.type == "cuda" else "cpu"
-        return run_summary(self.recipe, self.state, self.method, device)
+        return run_summary(self.recipe, self.state, self.method, device, self.speed.describe())

@@ -15,6 +15,7 @@ from zoo.augment import (
     list_augments,
     to_model_input,
 )
+from zoo.augment.pipeline import ColorJitter
 from zoo.errors import ZooError
 
 ALL = list_augments()
@@ -104,7 +105,7 @@ def test_byol_views_are_asymmetric() -> None:
     assert first[K.RandomGaussianBlur].p == 1.0 and second[K.RandomGaussianBlur].p == 0.1
     assert K.RandomSolarize not in first and second[K.RandomSolarize].p == 0.2
     assert aug.pipeline(2) is aug.pipeline(0)  # per-view settings cycle
-    assert first[K.ColorJitter].saturation == 0.2
+    assert first[ColorJitter].saturation == 0.2
     small = create_augment("byol", image_size=32)  # no blur on 32 px images, solarize kept
     assert K.RandomGaussianBlur not in ops(small, 0) and K.RandomGaussianBlur not in ops(small, 1)
     assert K.RandomSolarize in ops(small, 1)
@@ -122,7 +123,7 @@ def test_mio_follows_the_paper_per_image_size() -> None:
     cifar = ops(create_augment("mio", image_size=32), 0)
     assert K.RandomGaussianBlur not in cifar and K.RandomSolarize not in cifar
     assert cifar[K.RandomResizedCrop]._param_generator.scale.tolist() == pytest.approx([0.8, 1.0])
-    assert cifar[K.RandomGrayscale].p == 0.2 and cifar[K.ColorJitter].p == 0.8
+    assert cifar[K.RandomGrayscale].p == 0.2 and cifar[ColorJitter].p == 0.8
     stl = ops(create_augment("mio", image_size=96, normalize="stl10"), 0)
     assert stl[K.RandomGaussianBlur].p == 0.5 and stl[K.RandomGaussianBlur].flags["kernel_size"] == (9, 9)
     assert stl[K.RandomSolarize].p == 0.2
@@ -255,3 +256,13 @@ def test_views_and_random_parameters_live_on_the_input_device() -> None:
             assert op.device == x.device
             assert all(t.device == x.device for k, t in op._params.items() if k in sampled)
     assert all(torch.equal(a, b) for a, b in zip(views, run(aug, x), strict=True))
+
+
+@pytest.mark.parametrize("p", [1.0, 0.8])
+@pytest.mark.parametrize("strengths", [(0.4, 0.4, 0.4, 0.1), (0.4, 0.0, 0.4, 0.0)])
+def test_color_jitter_without_host_sync_gives_kornias_images(p: float, strengths: tuple[float, ...]) -> None:
+    x = torch.rand(32, 3, 12, 12)
+    torch.manual_seed(3)
+    expected = K.ColorJitter(*strengths, p=p)(x)
+    torch.manual_seed(3)
+    torch.testing.assert_close(ColorJitter(*strengths, p=p)(x), expected, rtol=0, atol=0)

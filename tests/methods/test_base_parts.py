@@ -94,3 +94,23 @@ def test_simclr_projector_follows_solo_learn_without_batch_norm() -> None:
     assert sum(isinstance(m, nn.BatchNorm1d) for m in lightly.projector.layers) == 2
     dcl = zoo.create_method("dcl", backbone=TINY_BACKBONE)  # lightly's CIFAR-10 benchmark: 512 -> 128 with BN
     assert sum(isinstance(m, nn.BatchNorm1d) for m in dcl.projector.layers) == 2
+
+
+def test_persisted_bank_enqueues_as_lightly_without_reading_the_device() -> None:
+    from lightly.models.modules.memory_bank import MemoryBankModule
+
+    from zoo.methods.base import persist_bank
+
+    torch.manual_seed(0)
+    reference = MemoryBankModule((10, 4), feature_dim_first=False)
+    torch.manual_seed(0)
+    ours = persist_bank(MemoryBankModule((10, 4), feature_dim_first=False))
+    for step in range(7):  # wraps around twice, dropping the batch's overflow as lightly does
+        batch = torch.randn(3, 4)
+        reference(batch, update=True)
+        ours(batch, update=True)
+        assert torch.equal(reference.bank, ours.bank), step
+        assert int(reference.bank_ptr) == int(ours.bank_ptr) == ours.host_ptr, step
+    restored = persist_bank(MemoryBankModule((10, 4), feature_dim_first=False))
+    restored.load_state_dict(ours.state_dict())
+    assert restored.host_ptr == ours.host_ptr and torch.equal(restored.bank, ours.bank)

@@ -7,9 +7,11 @@ and run as one call on the batch repeated, so two symmetric SimCLR views cost on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
+import kornia
 import kornia.augmentation as K
 import torch
 from torch import Tensor, nn
@@ -81,7 +83,7 @@ def build_pipeline(
         ops.append(K.RandomHorizontalFlip(p=preset.flip_p))
     if preset.jitter_p > 0 and any(preset.jitter):
         # ColorJitter follows torchvision's formulas (multiplicative brightness); ColorJiggle does not.
-        ops.append(K.ColorJitter(*preset.jitter, p=preset.jitter_p))
+        ops.append(ColorJitter(*preset.jitter, p=preset.jitter_p))
     if preset.gray_p > 0:
         ops.append(K.RandomGrayscale(p=preset.gray_p))
     if spec.blur_p > 0:
@@ -99,6 +101,32 @@ def build_pipeline(
         if isinstance(op, K.AugmentationBase2D):
             op.set_rng_device_and_dtype(device, torch.float32)
     return nn.Sequential(*ops)
+
+
+class ColorJitter(K.ColorJitter):
+    """kornia's ColorJitter (torchvision's formulas, a random order per call) without its host synchronisation.
+
+    kornia skips a step whose factors are all neutral with a Python `if (factor != neutral).any()`, which waits for
+    the device when the factors were drawn there. Here every step runs and `torch.where` on that same condition, kept
+    on the device, keeps the step's result or its input: the same images, no sync.
+    """
+
+    _NEUTRAL = (1.0, 1.0, 1.0, 0.0)  # brightness, contrast, saturation factors; hue shift
+
+    def apply_transform(
+        self, input: Tensor, params: dict[str, Tensor], flags: dict[str, Any], transform: Tensor | None = None
+    ) -> Tensor:
+        steps = (
+            kornia.enhance.adjust_brightness_accumulative,
+            kornia.enhance.adjust_contrast_with_mean_subtraction,
+            kornia.enhance.adjust_saturation_with_gray_subtraction,
+            lambda x, factor: kornia.enhance.adjust_hue(x, factor * 2 * math.pi),
+        )
+        factors = [params[f"{name}_factor"] for name in ("brightness", "contrast", "saturation", "hue")]
+        x = input.clamp(0.0, 1.0)
+        for i in params["order"].tolist():  # drawn on the host by kornia
+            x = torch.where((factors[i] != self._NEUTRAL[i]).any(), steps[i](x, factors[i]), x)
+        return x.clamp(0.0, 1.0)
 
 
 class _Clamp01(nn.Module):

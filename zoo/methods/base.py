@@ -6,11 +6,13 @@ A method file subclasses `Method`, declares its `defaults`, builds its head(s) i
 from __future__ import annotations
 
 import copy
+import types
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
-from lightly.models.utils import deactivate_requires_grad, update_momentum
+from lightly.models.utils import concat_all_gather, deactivate_requires_grad, update_momentum
+from lightly.utils import dist as lightly_dist
 from lightly.utils.scheduler import cosine_schedule
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
@@ -205,10 +207,38 @@ def _sync_step_count(module: nn.Module, incompatible_keys: object) -> None:
 
 
 def persist_bank(bank: nn.Module) -> nn.Module:
-    """Make a lightly memory bank part of the state dict (lightly registers it non-persistent), so resume keeps it."""
+    """Make a lightly memory bank part of the state dict (lightly registers it non-persistent), so resume keeps it,
+    and let it enqueue without a host sync.
+
+    lightly reads its write position with `int(self.bank_ptr)` from a device buffer at every step; here the position
+    is mirrored by a Python int (as `Method.step_count` mirrors `steps_done`) and the buffer only follows it.
+    """
     bank.register_buffer("bank", bank.bank)
     bank.register_buffer("bank_ptr", bank.bank_ptr)
+    bank.host_ptr = int(bank.bank_ptr)
+    bank._dequeue_and_enqueue = types.MethodType(_enqueue_without_sync, bank)
+    bank.register_load_state_dict_post_hook(_sync_bank_ptr)
     return bank
+
+
+@torch.no_grad()
+def _enqueue_without_sync(bank: nn.Module, batch: Tensor) -> None:
+    """lightly's `MemoryBankModule._dequeue_and_enqueue` (same writes, same wrap-around) on the host-side pointer."""
+    if bank.gather_distributed and lightly_dist.world_size() > 1:
+        batch = concat_all_gather(batch)
+    ptr, size, n = bank.host_ptr, bank.size[0], batch.shape[0]
+    if ptr + n >= size:
+        bank.bank[ptr:] = batch[: size - ptr].detach()
+        ptr = 0
+    else:
+        bank.bank[ptr : ptr + n] = batch.detach()
+        ptr += n
+    bank.host_ptr = ptr
+    bank.bank_ptr.fill_(ptr)
+
+
+def _sync_bank_ptr(module: nn.Module, incompatible_keys: Any) -> None:
+    module.host_ptr = int(module.bank_ptr)
 
 
 def resolve_hparams(cls: type[Method], given: dict[str, Any]) -> dict[str, Any]:
