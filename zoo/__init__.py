@@ -33,6 +33,8 @@ _LAZY = {
     "evaluate_linear": "zoo.evaluate",
     "evaluate_run": "zoo.evaluate.run",
     "run_suite": "zoo.suite",
+    "export_backbone": "zoo.export",
+    "load_backbone": "zoo.export",
 }
 
 __all__ = [

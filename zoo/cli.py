@@ -43,7 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--markdown", metavar="FILE", help="also write the table as markdown")
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    p.add_argument("--plots", metavar="DIR", help="write figures (PNG and SVG): curves, accuracy, speed")
+    p.add_argument("--html", metavar="FILE", help="write one self-contained HTML report")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("show", help="one run in the terminal: settings, summary, curves")
+    p.add_argument("run", metavar="RUN_DIR")
+    p.set_defaults(func=_show)
+
+    p = sub.add_parser("export", help="a run's backbone as safetensors, metadata in the header")
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--out", metavar="FILE", help="default: RUN_DIR/backbone.safetensors")
+    p.set_defaults(func=_export)
 
     _add_analyze(sub)
     p = sub.add_parser("eval", help="evaluate finished runs again: offline linear probe and kNN, with their floors")
@@ -177,11 +188,35 @@ def _bench(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     from zoo.report import compare, rich_table, to_json, to_markdown
 
+    if args.plots or args.html:
+        from zoo.plotting import require_matplotlib
+
+        require_matplotlib()  # before any file is written
     rows = compare(args.runs)
     _console().print(rich_table(rows))
     for target, render in ((args.markdown, to_markdown), (args.json, to_json)):
         if target:
             Path(target).write_text(render(rows))
+    if args.plots or args.html:
+        from zoo.reports import load_runs, write_figures, write_html
+
+        runs = load_runs(args.runs)
+        if args.plots:
+            print(f"figures: {', '.join(str(p) for p in write_figures(runs, args.plots))}")
+        if args.html:
+            print(f"report: {write_html(runs, args.html, figures=True)}")
+
+
+def _show(args: argparse.Namespace) -> None:
+    from zoo.show import show_run
+
+    show_run(args.run, _console())
+
+
+def _export(args: argparse.Namespace) -> None:
+    from zoo.export import export_backbone
+
+    print(f"backbone written to {export_backbone(args.run, args.out)}")
 
 
 def _analyze_hessian(args: argparse.Namespace) -> None:
@@ -232,7 +267,7 @@ def _suite(args: argparse.Namespace) -> None:
         print(f"zoo: interrupted; the suite continues where it stopped with: {again}", file=sys.stderr)
         raise SystemExit(stop.exit_code) from None
     _console().print(rich_table(result.rows))
-    print(f"suite folder: {result.folder} (comparison.md, comparison.json)")
+    print(f"suite folder: {result.folder} (comparison.md, comparison.json, comparison.html)")
 
 
 def _list(args: argparse.Namespace) -> None:

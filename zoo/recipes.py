@@ -40,6 +40,7 @@ class RunSection:
     precision: str = _spec("auto", choices=PRECISIONS)  # auto: bf16 where the hardware runs it
     channels_last: bool | str = _spec("auto", choices=("auto", True, False))
     compile: bool = False  # torch.compile of the method's modules (falls back to eager where unsupported)
+    tensorboard: bool = False  # event files in <run folder>/tensorboard (needs the tensorboard package)
 
 
 @dataclass

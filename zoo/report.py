@@ -79,8 +79,7 @@ def _unfinished_summary(run_dir: Path) -> dict[str, Any]:
     """What a run folder without summary.json tells: its recipe and the epochs in metrics.jsonl."""
     try:
         recipe = tomllib.loads((run_dir / "recipe.toml").read_text(encoding="utf-8"))
-        metrics = run_dir / "metrics.jsonl"
-        history = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
+        history = read_history(run_dir)
         last = {k: v for h in history for k, v in h.items()}  # the latest value of every metric
     except (ValueError, AttributeError) as err:  # TOML and JSON decode errors are ValueErrors
         raise ZooError(f"run folder {str(run_dir)!r}: unreadable recipe.toml or metrics.jsonl ({err})") from None
@@ -96,6 +95,12 @@ def _unfinished_summary(run_dir: Path) -> dict[str, Any]:
         "paper": recipe.get("paper") if "value" in recipe.get("paper", {}) else None,
         "wall_s": sum(h["seconds"] for h in history) or None,
     }
+
+
+def read_history(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.jsonl: one record per finished epoch (none before the first)."""
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
 
 
 def _row(name: str, s: dict[str, Any]) -> dict[str, Any]:
@@ -130,7 +135,8 @@ def _row(name: str, s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cell(key: str, row: dict[str, Any]) -> str:
+def format_cell(key: str, row: dict[str, Any]) -> str:
+    """One table cell as the terminal, markdown and HTML reports show it."""
     value = row[key]
     if key == "delta" and row["cross_metric"]:
         return "-*"
@@ -154,13 +160,13 @@ def rich_table(rows: list[dict[str, Any]]) -> Table:
     for key, title in COLUMNS:
         table.add_column(title, justify="left" if key in ("run", "method", "backbone", "dataset") else "right")
     for row in rows:
-        table.add_row(*(_cell(key, row) for key, _ in COLUMNS))
+        table.add_row(*(format_cell(key, row) for key, _ in COLUMNS))
     return table
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cell(key, row) for key, _ in COLUMNS) + " |" for row in rows]
+    lines += ["| " + " | ".join(format_cell(key, row) for key, _ in COLUMNS) + " |" for row in rows]
     sources = sorted({row["paper_source"] for row in rows if row["paper_source"]})
     lines += ["", CAPTION[0].upper() + CAPTION[1:] + "."]
     lines += [CROSS_METRIC_NOTE] if any(row["cross_metric"] for row in rows) else []

@@ -18,6 +18,7 @@ from zoo.recipes import Recipe, load_recipe
 RESUMABLE = (
     "schedule.epochs", "schedule.log_every", "run.device", "run.keep_checkpoints",
     "run.precision", "run.channels_last", "run.compile",  # how the step runs, not what it computes
+    "run.tensorboard",
     "eval.*",
 )  # fmt: skip
 # What identifies the run a checkpoint was written by: a checkpoint of other settings cannot continue this run.

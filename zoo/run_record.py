@@ -9,6 +9,7 @@ from typing import Any
 
 from zoo.evaluate.run import linear_protocol, linear_record, summary_fields
 from zoo.methods import Method
+from zoo.provenance import provenance
 from zoo.recipes import Recipe
 
 
@@ -91,4 +92,5 @@ def run_summary(recipe: Recipe, state: TrainState, method: Method, device: str, 
         "paper": {"value": paper.value, "metric": paper.metric, "source": paper.source}
         if paper.value is not None and not math.isnan(paper.value)
         else None,
+        "provenance": provenance(recipe, device),
     }

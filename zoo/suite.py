@@ -13,7 +13,8 @@
 
 A finished run (summary.json) is skipped, an unfinished one resumed from its checkpoint, so an interrupted suite
 continues where it stopped. Every recipe is validated before the first run starts. The comparison is printed by the
-CLI and written to the suite's folder as comparison.md and comparison.json (`zoo compare` of the run folders).
+CLI and written to the suite's folder as comparison.md, comparison.json and comparison.html (`zoo compare` of the run
+folders; the page has figures where matplotlib is installed).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from rich.console import Console
 from zoo.errors import RecipeError, SuiteError
 from zoo.recipes import Recipe, load_recipe, toml_string
 from zoo.registry import did_you_mean
-from zoo.report import compare, to_json, to_markdown
+from zoo.report import to_json, to_markdown
+from zoo.reports import load_runs, write_html
 from zoo.train import train
 
 _SUITE_KEYS = ("name", "out_dir", "overrides")
@@ -105,9 +107,11 @@ def run_suite(
             train(None, resume=run.folder, console=console)
         else:
             train(run.recipe, console=console)
-    rows = compare(run.folder for run in runs)
+    records = load_runs(run.folder for run in runs)
+    rows = [record.row for record in records]
     (folder / "comparison.md").write_text(to_markdown(rows))
     (folder / "comparison.json").write_text(to_json(rows))
+    write_html(records, folder / "comparison.html")
     return SuiteResult(folder, rows)
 
 

@@ -37,6 +37,7 @@ from zoo.run_folder import RunLock, check_out_dir, new_run_dir, write_text_atomi
 from zoo.run_record import TrainState, run_results, run_summary
 from zoo.speed import CompiledStep, PhaseTimer, StepSpeed, untimed
 from zoo.stop import StopRequests, exit_code
+from zoo.tensorboard import TensorBoardLogger
 
 _STEP_SEED_STRIDE = 1_000_003  # seeds of different runs' steps do not collide for runs under a million steps
 
@@ -167,6 +168,7 @@ class _Run:
             recipe, *self.data.evaluation, self.data.num_classes, self.augment.mean, self.augment.std, console
         )  # fmt: skip
         self.state = TrainState()
+        self.tensorboard = TensorBoardLogger(recipe.run.tensorboard)
 
     # --- run folder ---------------------------------------------------------------------------------------
     def open(self, run_dir: Path, *, resume: bool) -> None:
@@ -187,6 +189,7 @@ class _Run:
             self.console.print(f"run {run_dir}: {knn}" + self._linear_floors_text(), highlight=False)
             self._save()  # a stop requested during these evaluations leaves a run that resumes at step 0
         self.console.print(f"training step on {self.device.type}: {self.speed.describe()}", highlight=False)
+        self.tensorboard.open(run_dir, dump_recipe(self.recipe), self.state.step)
 
     def _restore(self) -> None:
         previous = self.checkpoint_path.with_name("previous.pt")
@@ -242,9 +245,12 @@ class _Run:
     def fit(self, stop_after_epoch: int | None) -> None:
         epochs = self.recipe.schedule.epochs
         last = epochs if stop_after_epoch is None else min(epochs, stop_after_epoch)
-        with TrainProgress(self.console, self.total_steps, self.state.step, epochs) as progress:
-            while self.state.epoch < last:
-                self._train_epoch(progress)
+        try:
+            with TrainProgress(self.console, self.total_steps, self.state.step, epochs) as progress:
+                while self.state.epoch < last:
+                    self._train_epoch(progress)
+        finally:
+            self.tensorboard.close()
         if self.state.epoch == epochs:
             self._finish()
 
@@ -273,13 +279,13 @@ class _Run:
                 seconds = time.perf_counter() - interval_start
                 self._check_finite(bad_step)  # one host sync per interval
                 steps_done = s.step - s.epoch * self.steps_per_epoch
-                progress.update(
-                    step=s.step,
-                    epoch=s.epoch + 1,
-                    loss=loss_sum.item() / steps_done,
-                    lr=self.optimizer.param_groups[0]["lr"],
-                    images_per_s=interval_steps * sched.batch_size / max(seconds, 1e-9),
-                )
+                scalars = {
+                    "loss": loss_sum.item() / steps_done,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "images_per_s": interval_steps * sched.batch_size / max(seconds, 1e-9),
+                }
+                progress.update(step=s.step, epoch=s.epoch + 1, **scalars)
+                self.tensorboard.interval(s.step, scalars)
                 s.epoch_seconds += seconds
                 interval_start, interval_steps = time.perf_counter(), 0
             if self.stop.requested:
@@ -348,6 +354,7 @@ class _Run:
         if keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
             copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
         progress.epoch_done(record)
+        self.tensorboard.epoch(record)
 
     def _finish(self) -> None:
         """After the last epoch: the offline linear probe (once), then eval.json and summary.json."""

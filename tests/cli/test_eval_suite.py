@@ -91,6 +91,8 @@ def test_interrupted_suite_resumes_skipping_finished_runs(
     assert calls == [second]  # the finished run is skipped, the interrupted one resumed
     assert (result.folder / "comparison.json").read_text() == to_json(compare([first, second]))
     assert "| run | method |" in (result.folder / "comparison.md").read_text()
+    page = (result.folder / "comparison.html").read_text()  # the suite's HTML report, settings side by side
+    assert '<tr class="differs"><td class="text">method.tau_neg</td>' in page
 
     capsys.readouterr()  # the CLI: every run finished, so nothing trains and the table is printed
     assert main(["suite", str(suite)]) == 0

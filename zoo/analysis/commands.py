@@ -11,10 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from zoo.analysis.figures import plot_densities, plot_epochs, require_matplotlib
+from zoo.analysis.figures import plot_densities, plot_epochs
 from zoo.analysis.gradient import analyze_gradient
 from zoo.analysis.hessian import HessianSettings, analyze_hessian
 from zoo.analysis.runs import find_checkpoints, open_recipe
+from zoo.plotting import require_matplotlib
 
 
 def hessian_command(

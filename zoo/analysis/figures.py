@@ -1,6 +1,6 @@
 """The paper's plots: eigenvalue densities overlaid on a log-scale density axis, and the spectrum through training.
 
-matplotlib is an optional dependency (`pip install 'ssl-zoo[plot]'`); asking for a figure without it is a user error.
+matplotlib is an optional dependency (see zoo/plotting.py); asking for a figure without it is a user error.
 """
 
 from __future__ import annotations
@@ -11,28 +11,10 @@ from typing import Any
 import torch
 
 from zoo.analysis.spectral import Quadrature, density
-from zoo.errors import ZooError
+from zoo.plotting import pyplot, save_figure
 
 DENSITY_FLOOR = 1e-8  # densities below are drawn at the floor: the log axis needs a bottom
 SIGMA_FRACTION = 0.01  # Gaussian broadening: a hundredth of the spectrum's width (Ghorbani et al. 2019 use ~1e-5 var)
-
-
-def require_matplotlib() -> None:
-    """Fail early, before minutes of analysis, when figures cannot be drawn."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ZooError("figures need matplotlib: pip install 'ssl-zoo[plot]' (or pip install matplotlib)") from None
-
-
-def _pyplot() -> Any:
-    require_matplotlib()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def density_curve(result: dict[str, Any], points: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,7 +29,7 @@ def density_curve(result: dict[str, Any], points: int = 1000) -> tuple[torch.Ten
 
 def plot_densities(analyses: list[dict[str, Any]], path: Path) -> None:
     """One figure: each run's eigenvalue density at its last analysed checkpoint, log-scale density axis."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     for a in analyses:
         r = a["results"][-1]
@@ -58,12 +40,12 @@ def plot_densities(analyses: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(bottom=DENSITY_FLOOR * 10)
     ax.set_title(f"Hessian eigenvalue density, {analyses[0]['params']} parameters")
     ax.legend(fontsize=8)
-    _save(fig, path, plt)
+    save_figure(fig, path)
 
 
 def plot_epochs(analyses: list[dict[str, Any]], path: Path) -> None:
     """lambda_max and trace against epoch, one line per run (needs kept epoch checkpoints)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
     for a in analyses:
         epochs = [r["epoch"] for r in a["results"]]
@@ -76,11 +58,4 @@ def plot_epochs(analyses: list[dict[str, Any]], path: Path) -> None:
         ax.set_title(title)
         ax.set_yscale("symlog")
     axes[0].legend(fontsize=8)
-    _save(fig, path, plt)
-
-
-def _save(fig: Any, path: Path, plt: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)

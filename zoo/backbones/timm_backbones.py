@@ -44,11 +44,22 @@ def create_backbone(
     if pretrained:
         _check_weights_reachable(name)
     model = _create(name, image_size=image_size, pretrained=pretrained, in_chans=in_chans)
-    use_small_stem = image_size <= SMALL_STEM_MAX_SIZE if small_stem is None else small_stem
-    if _is_resnet(model) and (use_small_stem or (small_stem is None and image_size <= POOLED_STEM_MAX_SIZE)):
-        _make_small_stem(model, in_chans, keep_pool=not use_small_stem)
+    stem = backbone_stem(model, image_size, small_stem)
+    if stem != "timm":
+        _make_small_stem(model, in_chans, keep_pool=stem == "small-pooled")
     # models with a conv head after pooling (MobileNetV3, ...) output head_hidden_size features, not num_features
     return model, int(getattr(model, "head_hidden_size", None) or model.num_features)
+
+
+def backbone_stem(model: nn.Module, image_size: int, small_stem: bool | None) -> str:
+    """Which stem `create_backbone` gives the model: "timm" (the architecture's own), "small" (3x3 stride 1, no
+    max-pool) or "small-pooled" (3x3 stride 1, max-pool kept). Only "timm" loads into plain `timm.create_model`."""
+    use_small_stem = image_size <= SMALL_STEM_MAX_SIZE if small_stem is None else small_stem
+    if not _is_resnet(model):
+        return "timm"
+    if use_small_stem:
+        return "small"
+    return "small-pooled" if small_stem is None and image_size <= POOLED_STEM_MAX_SIZE else "timm"
 
 
 def _create(name: str, *, image_size: int, pretrained: bool, in_chans: int) -> nn.Module:
