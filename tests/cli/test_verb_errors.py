@@ -19,6 +19,8 @@ VERBS = {
     ("suite", "s.toml"): "_suite",
     ("list", "methods"): "_list",
     ("bench", "r.toml"): "_bench",
+    ("show", "run"): "_show",
+    ("export", "run"): "_export",
     ("analyze", "hessian", "run"): "_analyze_hessian",
     ("analyze", "gradient", "run"): "_analyze_gradient",
 }
