@@ -32,6 +32,7 @@ class RunSection:
     out_dir: str = "runs"
     device: str = _spec("auto", choices=("auto", "cpu", "cuda"))
     keep_checkpoints: int | list[int] = _spec(0, ge=0)  # noqa: RUF009 (an int default) epoch-N.pt copies: every N epochs, or these epochs
+    sync_bn: bool | None = None  # under torchrun: BatchNorm over the global batch (None: as the method's reference)
 
 
 @dataclass

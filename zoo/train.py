@@ -22,6 +22,7 @@ from zoo.augment import create_augment
 from zoo.checkpoint import copy_checkpoint, keeps_checkpoint, load_checkpoint, save_checkpoint
 from zoo.data import ImageDataset, open_training_data
 from zoo.device import pick_device
+from zoo.distributed import World, check_world_size, data_parallel, joined, local_batch_size, require_fixed_run_dir
 from zoo.errors import ZooError
 from zoo.evaluate import OnlineLinearProbe, embed_all, evaluate_knn, pixels
 from zoo.evaluate.linear import frozen
@@ -51,6 +52,7 @@ class TrainingDiverged(ZooError):
 class RunResult:
     run_dir: Path
     summary: dict[str, Any]
+    main_process: bool = True  # False on the other ranks of a torchrun job
 
 
 def train(
@@ -58,15 +60,20 @@ def train(
     overrides: list[str] | tuple[str, ...] = (),
     *,
     resume: str | Path | None = None,
+    run_dir: str | Path | None = None,
     stop_after_epoch: int | None = None,
     console: Console | None = None,
 ) -> RunResult:
     """Pre-train the recipe's method and evaluate it; returns the run folder and its summary.
 
-    `resume` continues the run folder given (its own recipe.toml); `stop_after_epoch` ends this call early, leaving
-    a run that `resume` continues (training in chunks).
+    `resume` continues the run folder given (its own recipe.toml); `run_dir` trains the recipe into that folder, or
+    resumes the run already there (what a restarted torchrun worker needs); `stop_after_epoch` ends this call early,
+    leaving a run that `resume` continues (training in chunks). Under torchrun every process calls this; rank 0
+    alone writes the folder and shows progress.
     """
     console = console or Console(stderr=True)
+    if run_dir is not None and (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        resume = run_dir
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / "recipe.toml").is_file():
@@ -74,13 +81,30 @@ def train(
         recipe = load_recipe(run_dir / "recipe.toml", overrides)
     elif not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
-    run = _Run(recipe, console)
-    if resume is None:
-        run_dir = _new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
-        (run_dir / "recipe.toml").write_text(dump_recipe(recipe))
-    run.open(run_dir, resume=resume is not None)
-    run.fit(stop_after_epoch)
-    return RunResult(run_dir, run.summary())
+    with joined(pick_device(recipe.run.device)) as world:
+        if resume is None:
+            require_fixed_run_dir(None if run_dir is None else Path(run_dir))
+        run = _Run(recipe, console if world.is_main else Console(quiet=True), world)
+        if resume is None:
+            run_dir = world.from_main(lambda: _start_run_dir(recipe, run_dir))
+        run.open(Path(run_dir), resume=resume is not None)
+        run.fit(stop_after_epoch)
+        world.barrier()  # no rank leaves (and lets torchrun end the job) before rank 0 has written everything
+    return RunResult(Path(run_dir), run.summary(), world.is_main)
+
+
+def _start_run_dir(recipe: Recipe, run_dir: str | Path | None) -> Path:
+    """The new run's folder with its recipe.toml: `run_dir` if given, else the next free name in `run.out_dir`."""
+    if run_dir is None:
+        folder = _new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
+    else:
+        folder = Path(run_dir)
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / "recipe.toml").is_file():
+            raise ZooError(f"--run-dir {str(folder)!r} exists and is not a run folder (no recipe.toml)")
+        (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.jsonl").unlink(missing_ok=True)  # a start that died before its first checkpoint
+    (folder / "recipe.toml").write_text(dump_recipe(recipe))
+    return folder
 
 
 def _new_run_dir(out_dir: Path, name: str) -> Path:
@@ -111,9 +135,10 @@ def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
 class _Run:
     """One training run's parts, built from a recipe before any folder is written (so user errors lose nothing)."""
 
-    def __init__(self, recipe: Recipe, console: Console) -> None:
-        self.recipe, self.console = recipe, console
-        self.device = pick_device(recipe.run.device)
+    def __init__(self, recipe: Recipe, console: Console, world: World | None = None) -> None:
+        self.recipe, self.console, self.world = recipe, console, world or World()
+        self.device = self.world.device(pick_device(recipe.run.device))
+        local_batch_size(recipe.schedule.batch_size, self.world)  # a user error before anything is read
         torch.manual_seed(recipe.run.seed)
         self.data = open_training_data(
             recipe.data,
@@ -121,6 +146,8 @@ class _Run:
             device=self.device,
             seed=recipe.run.seed,
             log=lambda line: console.print(line, highlight=False),
+            rank=self.world.rank,
+            world=self.world.size,
         )
         self.train_set: ImageDataset = self.data.train_set
         b = recipe.backbone
@@ -144,6 +171,8 @@ class _Run:
             **recipe.augment.overrides,
         )
         self.loader = self.data.loader
+        sync_bn = self.method.sync_bn if recipe.run.sync_bn is None else recipe.run.sync_bn
+        self.loss_fn = data_parallel(self.method, self.world, sync_bn=sync_bn)
         self.optimizer = build_optimizer(recipe, self.method)
         self.steps_per_epoch = len(self.loader)
         self.total_steps = recipe.schedule.epochs * self.steps_per_epoch
@@ -159,7 +188,7 @@ class _Run:
         self.evaluator = None if self.data.evaluation is None else Evaluator(
             recipe, *self.data.evaluation, self.data.num_classes, self.augment.mean, self.augment.std, console
         )  # fmt: skip
-        self.state = TrainState()
+        self.state = TrainState(world_size=self.world.size)
         self._stop_requested = False
 
     # --- run folder ---------------------------------------------------------------------------------------
@@ -168,6 +197,7 @@ class _Run:
         self.checkpoint_path = run_dir / "checkpoints" / "last.pt"
         if resume:
             self._restore()
+            self.console.print(f"run {run_dir}: resumed at epoch {self.state.epoch}, step {self.state.step}")
         else:
             started = time.perf_counter()
             self.state.knn_init = self._knn(self.method)
@@ -184,6 +214,7 @@ class _Run:
         if not self.checkpoint_path.is_file():
             raise ZooError(f"run folder {str(self.run_dir)!r} has no checkpoint to resume from")
         ckpt = load_checkpoint(self.checkpoint_path, self.device)
+        check_world_size(ckpt["state"].get("world_size", 1), self.world, self.run_dir)
         self.method.load_state_dict(ckpt["method"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -192,6 +223,8 @@ class _Run:
             self.probe.load_state_dict(ckpt["online_probe"])
 
     def _save(self) -> None:
+        if not self.world.is_main:
+            return
         save_checkpoint(
             self.checkpoint_path,
             {
@@ -232,16 +265,21 @@ class _Run:
         method.train()
         batches = islice(self.loader.epoch(s.epoch), done_in_epoch, None)
         for images, labels in batches:
-            torch.manual_seed(self.recipe.run.seed * _STEP_SEED_STRIDE + s.step)
+            # each rank its own augmentation stream; one process (rank 0 of 1) keeps the one-process seeds
+            torch.manual_seed((self.recipe.run.seed * _STEP_SEED_STRIDE + s.step) * self.world.size + self.world.rank)
             loss = self._step(images, labels)
             loss_sum += loss.detach()
             bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss.detach()), s.step, bad_step)
             s.step += 1
             interval_steps += 1
             method.step_end(s.step / self.total_steps)
-            if s.step % sched.log_every == 0 or self._stop_requested:
+            # under torchrun the ranks agree on stopping at logging intervals only, so all stop at the same step
+            interval = s.step % sched.log_every == 0 or (self._stop_requested and not self.world.active)
+            stop = False
+            if interval:
                 seconds = time.perf_counter() - interval_start
-                self._check_finite(bad_step)  # one host sync per interval
+                stop, bad = self.world.agree(self._stop_requested, bad_step)  # one host sync per interval
+                self._check_finite(bad)
                 steps_done = s.step - s.epoch * self.steps_per_epoch
                 progress.update(
                     step=s.step,
@@ -252,13 +290,14 @@ class _Run:
                 )
                 s.epoch_seconds += seconds
                 interval_start, interval_steps = time.perf_counter(), 0
-            if self._stop_requested:
-                s.epoch_loss_sum = loss_sum.item()
+            if stop:
+                s.epoch_loss_sum = self.world.mean(loss_sum).item()
                 self._save()
+                self.world.barrier()  # the checkpoint is on disk before any rank exits
                 raise TrainingInterrupted(self.run_dir)
-        self._check_finite(bad_step)
+        self._check_finite(self.world.agree(False, bad_step)[1])
         s.epoch_seconds += time.perf_counter() - interval_start
-        self._end_epoch(loss_sum.item(), progress)
+        self._end_epoch(self.world.mean(loss_sum).item(), progress)
 
     def _step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         views = self.augment(images)
@@ -266,7 +305,7 @@ class _Run:
         if cuda:
             views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda):
-            loss = self.method.loss(views, labels if self.method.requires_labels else None)
+            loss = self.loss_fn(views, labels if self.method.requires_labels else None)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -275,8 +314,7 @@ class _Run:
             self.probe.step(labels)  # on the features the loss computed, detached
         return loss
 
-    def _check_finite(self, bad_step: torch.Tensor) -> None:
-        bad = int(bad_step.item())
+    def _check_finite(self, bad: int) -> None:
         if bad >= 0:
             saved = f"epoch {self.state.epoch}" if self.state.epoch else "none yet"
             raise TrainingDiverged(
@@ -306,10 +344,11 @@ class _Run:
         s.wall_s += seconds
         s.history.append(record)
         s.epoch_loss_sum, s.epoch_seconds = 0.0, 0.0
-        with (self.run_dir / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        if self.world.is_main:
+            with (self.run_dir / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
         self._save()
-        if keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
+        if self.world.is_main and keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
             copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
         progress.epoch_done(record)
 
@@ -323,8 +362,9 @@ class _Run:
             self.console.print(
                 f"linear probe top-1 {self.state.linear['top1']:.2f}" + self._linear_floors_text(), highlight=False
             )
-        write_results(self.run_dir, self._results())
-        (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        if self.world.is_main:
+            write_results(self.run_dir, self._results())
+            (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
 
     def _knn(self, model: Any) -> float | None:
         if self.data.evaluation is None:
