@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +23,7 @@ from zoo.recipes import Recipe, recipe_from_dict
 from zoo.train import _Run
 
 BATCH, STEPS = 8, 2
+QUICKSTART = str(Path(__file__).resolve().parents[1] / "recipes" / "quickstart.toml")
 HEADS = {"proj_hidden_dim": 64, "proj_output_dim": 32}
 # small heads; the projectors keep their BatchNorms (the backbone's too), which sync_bn makes global
 METHODS: dict[str, dict] = {
@@ -99,3 +106,48 @@ def test_global_batch_must_split_evenly_and_resume_keeps_the_world_size(tmp_path
         check_world_size(2, World(), tmp_path)
     with pytest.raises(ValueError, match="does not split evenly over 2 ranks"):
         BatchPlan(create_dataset("fashion-mnist-small", split="train", fraction=0.02), batch_size=5, world=2)
+
+
+def _worker_pid(parent: int, rank: int) -> int | None:
+    """The pid of the torchrun worker of `rank` started under `parent` (read from /proc), if it is running."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            environ = (stat.parent / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[1]) == parent and f"RANK={rank}".encode() in environ:
+            return int(stat.parent.name)
+    return None
+
+
+def test_torchrun_trains_one_run_and_an_elastic_restart_resumes_a_killed_rank(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    sets = [
+        "backbone.name=test_resnet", "backbone.image_size=16", "data.fraction=0.04", "schedule.epochs=4",
+        "schedule.batch_size=50", "schedule.warmup_epochs=0", "run.device='cpu'", "eval.knn_k=20",
+        "eval.linear_epochs=0", "method.proj_hidden_dim=64", "method.proj_output_dim=32",
+    ]  # fmt: skip
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--max-restarts=1",
+        "-m", "zoo", "train", QUICKSTART, "--run-dir", str(run_dir), *(a for s in sets for a in ("--set", s)),
+    ]  # fmt: skip
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (run_dir / "checkpoints" / "last.pt").is_file():  # the first epoch is saved: kill rank 1
+            assert job.poll() is None and time.monotonic() < deadline, "no checkpoint written"
+            time.sleep(0.05)
+        victim = _worker_pid(job.pid, 1)  # torchrun's agent is the job's process, the workers its children
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+        output, _ = job.communicate(timeout=240)
+    finally:
+        job.kill()
+    assert job.returncode == 0, output[-3000:]
+    assert "resumed" in output, output  # the restarted workers continued from the checkpoint
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    epochs = [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["complete"] and summary["steps"] == 4 * 8  # 400 images, 50 a step

@@ -103,7 +103,10 @@ def joined(device: torch.device) -> Iterator[World]:
                 "start at most that many processes per node (--nproc_per_node)"
             )
         torch.cuda.set_device(local_rank)
-    torch_dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    store, rank, size = next(torch_dist.rendezvous("env://"))
+    # torchrun's store outlives a restart (--max-restarts): keys of the failed attempt must not be read as this one's
+    store = torch_dist.PrefixStore(f"zoo/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+    torch_dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=store, rank=rank, world_size=size)
     try:
         yield current_world()
     finally:

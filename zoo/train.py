@@ -197,7 +197,9 @@ class _Run:
         self.checkpoint_path = run_dir / "checkpoints" / "last.pt"
         if resume:
             self._restore()
-            self.console.print(f"run {run_dir}: resumed at epoch {self.state.epoch}, step {self.state.step}")
+            self.console.print(
+                f"run {run_dir}: resumed at epoch {self.state.epoch}, step {self.state.step}", highlight=False
+            )
         else:
             started = time.perf_counter()
             self.state.knn_init = self._knn(self.method)
