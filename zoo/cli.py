@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a recipe value, e.g. --set optim.lr=0.3 (values are TOML)",
     )
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run folder")
+    p.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="train into this folder, or resume the run already in it (torchrun --max-restarts, requeued jobs)",
+    )
     p.set_defaults(func=_train)
 
     p = sub.add_parser("compare", help="runs side by side, with paper numbers")
@@ -161,11 +166,15 @@ def _train(args: argparse.Namespace) -> None:
 
     if (args.recipe is None) == (args.resume is None):
         raise ZooError("give a recipe file or --resume RUN_DIR (one of them)")
+    if args.resume is not None and args.run_dir is not None:
+        raise ZooError("give --resume RUN_DIR or --run-dir DIR, not both (--run-dir resumes the run in it anyway)")
     try:
-        result = train(args.recipe, args.overrides, resume=args.resume)
+        result = train(args.recipe, args.overrides, resume=args.resume, run_dir=args.run_dir)
     except TrainingInterrupted as stop:
         print(f"zoo: {stop}", file=sys.stderr)
         raise SystemExit(stop.exit_code) from None
+    if not result.main_process:  # under torchrun rank 0 alone reports
+        return
     from zoo.report import compare, rich_table
 
     _console().print(rich_table(compare([result.run_dir])))

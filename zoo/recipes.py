@@ -41,6 +41,7 @@ class RunSection:
     channels_last: bool | str = _spec("auto", choices=("auto", True, False))
     compile: bool = False  # torch.compile of the method's modules (falls back to eager where unsupported)
     tensorboard: bool = False  # event files in <run folder>/tensorboard (needs the tensorboard package)
+    sync_bn: bool | None = None  # under torchrun: BatchNorm over the global batch (None: as the method's reference)
 
 
 @dataclass

@@ -28,6 +28,7 @@ class TrainState:
     linear_pixels: dict[str, float] | None = None
     linear: dict[str, float] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    world_size: int = 1  # data-parallel processes the run trains on; a resume must use as many
 
 
 def last_value(history: list[dict[str, Any]], key: str) -> Any:
@@ -75,6 +76,7 @@ def run_summary(recipe: Recipe, state: TrainState, method: Method, device: str, 
         "complete": s.epoch == r.schedule.epochs,
         "steps": s.step,
         "batch_size": r.schedule.batch_size,
+        "world_size": s.world_size,
         "optimizer": r.optim.name,
         "lr": r.optim.lr,
         "hparams": method.hparams,

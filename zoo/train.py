@@ -7,6 +7,7 @@ resumed from any checkpoint (end of epoch or Ctrl-C) continues exactly as it wou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -24,6 +25,7 @@ from zoo.backbones.size_check import check_input_sizes
 from zoo.checkpoint import CheckpointError, copy_checkpoint, keeps_checkpoint, load_latest_checkpoint, save_checkpoint
 from zoo.data import ImageDataset, TrainingData, open_training_data
 from zoo.device import pick_device
+from zoo.distributed import World, check_world_size, data_parallel, joined, local_batch_size, require_fixed_run_dir
 from zoo.errors import ZooError
 from zoo.evaluate import OnlineLinearProbe, embed_all, evaluate_knn, pixels
 from zoo.evaluate.linear import frozen
@@ -58,6 +60,7 @@ class TrainingDiverged(ZooError):
 class RunResult:
     run_dir: Path
     summary: dict[str, Any]
+    main_process: bool = True  # False on the other ranks of a torchrun job
 
 
 def train(
@@ -65,38 +68,64 @@ def train(
     overrides: list[str] | tuple[str, ...] = (),
     *,
     resume: str | Path | None = None,
+    run_dir: str | Path | None = None,
     stop_after_epoch: int | None = None,
     console: Console | None = None,
 ) -> RunResult:
     """Pre-train the recipe's method and evaluate it; returns the run folder and its summary.
 
-    `resume` continues the run folder given (its own recipe.toml); `stop_after_epoch` ends this call early, leaving
-    a run that `resume` continues (training in chunks).
+    `resume` continues the run folder given (its own recipe.toml); `run_dir` trains the recipe into that folder, or
+    resumes the run already there (what a restarted torchrun worker needs); `stop_after_epoch` ends this call early,
+    leaving a run that `resume` continues (training in chunks). Under torchrun every process calls this; rank 0
+    alone writes the folder, holds its lock and shows progress.
     """
     console = console or Console(stderr=True)
+    if run_dir is not None and (Path(run_dir) / "checkpoints" / "last.pt").is_file():
+        resume = run_dir
     if resume is not None:
-        run_dir = Path(resume)
-        recipe = resume_recipe(run_dir, tuple(overrides))
-        with RunLock(run_dir), StopRequests() as stop:
-            run = _Run(recipe, console, stop)
-            run.open(run_dir, resume=True)
-            run.fit(stop_after_epoch)
-        return RunResult(run_dir, run.summary())
-    if not isinstance(recipe, Recipe):
+        recipe = resume_recipe(Path(resume), tuple(overrides))
+    elif not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe, overrides)
-    check_out_dir(Path(recipe.run.out_dir))
-    with StopRequests() as stop:
-        run = _Run(recipe, console, stop)
-        run_dir = new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
-        with RunLock(run_dir):
-            try:
-                write_text_atomic(run_dir / "recipe.toml", dump_recipe(recipe))
-                run.open(run_dir, resume=False)
-            except BaseException:  # stopped or failed before its first checkpoint: the folder holds nothing
-                shutil.rmtree(run_dir, ignore_errors=True)
-                raise
-            run.fit(stop_after_epoch)
-    return RunResult(run_dir, run.summary())
+        require_fixed_run_dir(None if run_dir is None else Path(run_dir))
+        check_out_dir(Path(recipe.run.out_dir))
+    with joined(pick_device(recipe.run.device)) as world, StopRequests() as stop:
+        run = _Run(recipe, console if world.is_main else Console(quiet=True), stop, world=world)
+        if resume is not None:
+            folder = Path(resume)
+            with _lock(folder, world):
+                run.open(folder, resume=True)
+                run.fit(stop_after_epoch)
+        else:
+            folder = world.from_main(lambda: _start_run_dir(recipe, run_dir))
+            with _lock(folder, world):
+                try:
+                    run.open(folder, resume=False)
+                except BaseException:  # stopped or failed before its first checkpoint: the folder holds nothing
+                    if world.is_main:
+                        shutil.rmtree(folder, ignore_errors=True)
+                    raise
+                run.fit(stop_after_epoch)
+        world.barrier()  # no rank leaves (and lets torchrun end the job) before rank 0 has written everything
+    return RunResult(folder, run.summary(), world.is_main)
+
+
+def _lock(run_dir: Path, world: World) -> contextlib.AbstractContextManager[Any]:
+    """The run folder's lock, held by rank 0 for the job (other ranks would find it taken)."""
+    return RunLock(run_dir) if world.is_main else contextlib.nullcontext()
+
+
+def _start_run_dir(recipe: Recipe, run_dir: str | Path | None) -> Path:
+    """The new run's folder with its recipe.toml: `run_dir` if given, else the next free name in `run.out_dir`."""
+    if run_dir is None:
+        folder = new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
+    else:
+        folder = Path(run_dir)
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / "recipe.toml").is_file():
+            raise ZooError(f"--run-dir {str(folder)!r} exists and is not a run folder (no recipe.toml)")
+        (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.jsonl").unlink(missing_ok=True)  # a start that died before its first checkpoint
+    write_text_atomic(folder / "recipe.toml", dump_recipe(recipe))
+    return folder
 
 
 def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
@@ -117,9 +146,18 @@ def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
 class _Run:
     """One training run's parts, built from a recipe before any folder is written (so user errors lose nothing)."""
 
-    def __init__(self, recipe: Recipe, console: Console, stop: StopRequests, data: TrainingData | None = None) -> None:
-        self.recipe, self.console, self.stop = recipe, console, stop
-        self.device = pick_device(recipe.run.device)
+    def __init__(
+        self,
+        recipe: Recipe,
+        console: Console,
+        stop: StopRequests,
+        *,
+        world: World | None = None,
+        data: TrainingData | None = None,
+    ) -> None:
+        self.recipe, self.console, self.stop, self.world = recipe, console, stop, world or World()
+        self.device = self.world.device(pick_device(recipe.run.device))
+        local_batch_size(recipe.schedule.batch_size, self.world)  # a user error before anything is read
         torch.manual_seed(recipe.run.seed)
         self.data = data or open_training_data(
             recipe.data,
@@ -127,6 +165,8 @@ class _Run:
             device=self.device,
             seed=recipe.run.seed,
             log=lambda line: console.print(line, highlight=False),
+            rank=self.world.rank,
+            world=self.world.size,
         )
         self.train_set: ImageDataset = self.data.train_set
         b = recipe.backbone
@@ -152,6 +192,8 @@ class _Run:
             **recipe.augment.overrides,
         )
         self.loader = self.data.loader
+        sync_bn = self.method.sync_bn if recipe.run.sync_bn is None else recipe.run.sync_bn
+        self.loss_fn = data_parallel(self.method, self.world, sync_bn=sync_bn)
         self.optimizer = build_optimizer(recipe, self.method)
         self.steps_per_epoch = len(self.loader)
         self.total_steps = recipe.schedule.epochs * self.steps_per_epoch
@@ -167,8 +209,8 @@ class _Run:
         self.evaluator = None if self.data.evaluation is None else Evaluator(
             recipe, *self.data.evaluation, self.data.num_classes, self.augment.mean, self.augment.std, console
         )  # fmt: skip
-        self.state = TrainState()
-        self.tensorboard = TensorBoardLogger(recipe.run.tensorboard)
+        self.state = TrainState(world_size=self.world.size)
+        self.tensorboard = TensorBoardLogger(recipe.run.tensorboard and self.world.is_main)
 
     # --- run folder ---------------------------------------------------------------------------------------
     def open(self, run_dir: Path, *, resume: bool) -> None:
@@ -176,6 +218,9 @@ class _Run:
         self.checkpoint_path = run_dir / "checkpoints" / "last.pt"
         if resume:
             self._restore()
+            self.console.print(
+                f"run {run_dir}: resumed at epoch {self.state.epoch}, step {self.state.step}", highlight=False
+            )
         else:
             started = time.perf_counter()
             self.state.knn_init = self._knn(self.method)
@@ -198,6 +243,7 @@ class _Run:
         log = lambda line: self.console.print(line, highlight=False, soft_wrap=True)  # noqa: E731 (one line, unwrapped)
         ckpt = load_latest_checkpoint(self.checkpoint_path, self.device, log)
         check_identity(ckpt, self.recipe, self.checkpoint_path)
+        check_world_size(ckpt["state"].get("world_size", 1), self.world, self.run_dir)
         try:
             self.method.load_state_dict(ckpt["method"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -209,9 +255,11 @@ class _Run:
             raise CheckpointError(f"checkpoint {self.checkpoint_path} does not fit this run's model: {first}") from None
         self.state = TrainState(**ckpt["state"])
         self._extend_if_longer()
-        write_text_atomic(self.run_dir / "recipe.toml", dump_recipe(self.recipe))  # the recipe actually resumed
-        # the checkpoint's history is the record: epochs logged after it was saved are dropped, none twice
-        write_text_atomic(self.run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in self.state.history))
+        if self.world.is_main:
+            write_text_atomic(self.run_dir / "recipe.toml", dump_recipe(self.recipe))  # the recipe actually resumed
+            # the checkpoint's history is the record: epochs logged after it was saved are dropped, none twice
+            history = "".join(json.dumps(h) + "\n" for h in self.state.history)
+            write_text_atomic(self.run_dir / "metrics.jsonl", history)
 
     def _extend_if_longer(self) -> None:
         """`--set schedule.epochs=N` on resume: more epochs on a rebuilt schedule; the finished run's end is kept."""
@@ -219,9 +267,11 @@ class _Run:
         if epochs < s.epoch:
             raise ZooError(f"schedule.epochs={epochs} is below the {s.epoch} epochs this run has done already")
         summary = self.run_dir / "summary.json"
-        if epochs > s.epoch and summary.is_file():  # finished before: it is no longer, and its end is kept
-            copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
-            summary.unlink()
+        finished = self.world.from_main(summary.is_file)  # rank 0 reads, and alone removes it below
+        if epochs > s.epoch and finished:  # finished before: it is no longer, and its end is kept
+            if self.world.is_main:
+                copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
+                summary.unlink()
             s.linear = None
         # the optimiser holds the rate of the schedule it was saved with until the scheduler's next step
         sched = self.scheduler
@@ -229,6 +279,8 @@ class _Run:
             group["lr"] = base * factor(sched.last_epoch)
 
     def _save(self) -> None:
+        if not self.world.is_main:
+            return
         save_checkpoint(
             self.checkpoint_path,
             {
@@ -254,10 +306,6 @@ class _Run:
         if self.state.epoch == epochs:
             self._finish()
 
-    def _stop_if_requested(self) -> None:
-        if self.stop.signum is not None:
-            raise TrainingInterrupted(self.run_dir, self.stop.signum)
-
     def _train_epoch(self, progress: TrainProgress) -> None:
         s, method = self.state, self.method
         sched = self.recipe.schedule
@@ -268,19 +316,23 @@ class _Run:
         method.train()
         batches = islice(self.loader.epoch(s.epoch), done_in_epoch, None)
         for images, labels in batches:
-            torch.manual_seed(self.recipe.run.seed * _STEP_SEED_STRIDE + s.step)
+            # each rank its own augmentation stream; one process (rank 0 of 1) keeps the one-process seeds
+            torch.manual_seed((self.recipe.run.seed * _STEP_SEED_STRIDE + s.step) * self.world.size + self.world.rank)
             loss = self._step(images, labels)
             loss_sum += loss.detach()
             bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss.detach()), s.step, bad_step)
             s.step += 1
             interval_steps += 1
             method.step_end(s.step / self.total_steps)
-            if s.step % sched.log_every == 0 or self.stop.requested:
+            # under torchrun the ranks agree on stopping at logging intervals only, so all stop at the same step
+            stop = False
+            if s.step % sched.log_every == 0 or (self.stop.requested and not self.world.active):
                 seconds = time.perf_counter() - interval_start
-                self._check_finite(bad_step)  # one host sync per interval
+                stop, bad = self.world.agree(self.stop.requested, bad_step)  # one host sync per interval
+                self._check_finite(bad)
                 steps_done = s.step - s.epoch * self.steps_per_epoch
                 scalars = {
-                    "loss": loss_sum.item() / steps_done,
+                    "loss": self.world.mean(loss_sum).item() / steps_done,
                     "lr": self.optimizer.param_groups[0]["lr"],
                     "images_per_s": interval_steps * sched.batch_size / max(seconds, 1e-9),
                 }
@@ -288,13 +340,15 @@ class _Run:
                 self.tensorboard.interval(s.step, scalars)
                 s.epoch_seconds += seconds
                 interval_start, interval_steps = time.perf_counter(), 0
-            if self.stop.requested:
-                s.epoch_loss_sum = loss_sum.item()
+            if stop:
+                s.epoch_loss_sum = self.world.mean(loss_sum).item()
                 self._save()
-                self._stop_if_requested()
-        self._check_finite(bad_step)
+                self.world.barrier()  # the checkpoint is on disk before any rank exits
+                # a rank the signal did not reach stops as SIGTERM'd: the job is being ended
+                raise TrainingInterrupted(self.run_dir, self.stop.signum or signal.SIGTERM)
+        self._check_finite(self.world.agree(False, bad_step)[1])
         s.epoch_seconds += time.perf_counter() - interval_start
-        self._end_epoch(loss_sum.item(), progress)
+        self._end_epoch(self.world.mean(loss_sum).item(), progress)
 
     def _step(self, images: torch.Tensor, labels: torch.Tensor, phase: PhaseTimer = untimed) -> torch.Tensor:
         """One training step; `phase` times its parts (`zoo bench`), untimed in training."""
@@ -306,7 +360,7 @@ class _Run:
         """Forward, loss, backward and optimiser step on augmented views (also fed by `zoo bench`'s DataLoader peer)."""
         views = self.speed.prepare_views(views)
         with phase("forward + loss"), self.speed.autocast():
-            loss = self.compiled(lambda: self.method.loss(views, labels if self.method.requires_labels else None))
+            loss = self.compiled(lambda: self.loss_fn(views, labels if self.method.requires_labels else None))
         with phase("backward"):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -317,8 +371,7 @@ class _Run:
                 self.probe.step(labels)  # on the features the loss computed, detached
         return loss
 
-    def _check_finite(self, bad_step: torch.Tensor) -> None:
-        bad = int(bad_step.item())
+    def _check_finite(self, bad: int) -> None:
         if bad >= 0:
             saved = f"epoch {self.state.epoch}" if self.state.epoch else "none yet"
             raise TrainingDiverged(
@@ -349,9 +402,10 @@ class _Run:
         s.history.append(record)
         s.epoch_loss_sum, s.epoch_seconds = 0.0, 0.0
         self._save()  # before the metrics line: a failed save never leaves an epoch that resume would log again
-        with (self.run_dir / "metrics.jsonl").open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        if keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
+        if self.world.is_main:
+            with (self.run_dir / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.world.is_main and keeps_checkpoint(self.recipe.run.keep_checkpoints, s.epoch):
             copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
         progress.epoch_done(record)
         self.tensorboard.epoch(record)
@@ -366,8 +420,9 @@ class _Run:
             self.console.print(
                 f"linear probe top-1 {self.state.linear['top1']:.2f}" + self._linear_floors_text(), highlight=False
             )
-        write_results(self.run_dir, self._results())
-        (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        if self.world.is_main:
+            write_results(self.run_dir, self._results())
+            (self.run_dir / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
 
     def _knn(self, model: Any) -> float | None:
         if self.data.evaluation is None:

@@ -25,9 +25,23 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 class BatchPlan:
-    """Batch size, (seed, epoch) order and steps per epoch shared by the device-resident and streaming loaders."""
+    """Batch size, (seed, epoch) order and steps per epoch shared by the device-resident and streaming loaders.
 
-    def __init__(self, dataset: ImageDataset, *, batch_size: int, seed: int = 0, drop_last: bool = True) -> None:
+    Under data-parallel training `batch_size` is the global batch: every rank draws the same (seed, epoch) order and
+    takes its own contiguous slice (`rank` of `world`) of each global batch, so the ranks' shards are disjoint and
+    together they are the batch one process would take.
+    """
+
+    def __init__(
+        self,
+        dataset: ImageDataset,
+        *,
+        batch_size: int,
+        seed: int = 0,
+        drop_last: bool = True,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         n = len(dataset)
         if batch_size < 1:
             raise ZooError(f"batch_size must be at least 1, got {batch_size}")
@@ -36,7 +50,10 @@ class BatchPlan:
                 f"batch_size {batch_size} is larger than dataset {dataset.name!r} ({n} images): "
                 "no full batch to train on; lower batch_size or use more data"
             )
+        if batch_size % world:
+            raise ValueError(f"global batch {batch_size} does not split evenly over {world} ranks")
         self.n, self.batch_size, self.seed, self.drop_last = n, batch_size, seed, drop_last
+        self.rank, self.local_batch_size = rank, batch_size // world
 
     def __len__(self) -> int:
         """Steps per epoch."""
@@ -45,6 +62,11 @@ class BatchPlan:
     def order(self, epoch: int) -> torch.Tensor:
         """The permutation of dataset indices used by `epoch`, on the CPU."""
         return epoch_order(self.n, self.seed, epoch)
+
+    def batch_index(self, order: torch.Tensor, step: int) -> torch.Tensor:
+        """This rank's slice of global batch `step` of `order`."""
+        start = step * self.batch_size + self.rank * self.local_batch_size
+        return order[start : min(start + self.local_batch_size, (step + 1) * self.batch_size)]
 
 
 class DeviceLoader(BatchPlan):
@@ -63,8 +85,10 @@ class DeviceLoader(BatchPlan):
         device: torch.device | str,
         seed: int = 0,
         drop_last: bool = True,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
-        super().__init__(dataset, batch_size=batch_size, seed=seed, drop_last=drop_last)
+        super().__init__(dataset, batch_size=batch_size, seed=seed, drop_last=drop_last, rank=rank, world=world)
         self.device = torch.device(device)
         self.images = dataset.images.to(self.device)
         self.labels = dataset.labels.to(self.device)
@@ -73,5 +97,5 @@ class DeviceLoader(BatchPlan):
         """The batches of one epoch, in the order fixed by (seed, epoch)."""
         order = self.order(epoch).to(self.device)
         for step in range(len(self)):
-            index = order[step * self.batch_size : (step + 1) * self.batch_size]
+            index = self.batch_index(order, step)
             yield torch.index_select(self.images, 0, index), self.labels[index]

@@ -84,9 +84,19 @@ def _place(dataset: ImageDataset, device: torch.device, on_device: bool) -> Pair
 
 
 def open_training_data(
-    d: DataSettings, *, batch_size: int, device: torch.device, seed: int, log: Callable[[str], Any]
+    d: DataSettings,
+    *,
+    batch_size: int,
+    device: torch.device,
+    seed: int,
+    log: Callable[[str], Any],
+    rank: int = 0,
+    world: int = 1,
 ) -> TrainingData:
-    """Read the recipe's data as its dataset's protocol says and choose the loader path (logged, with its reason)."""
+    """Read the recipe's data as its dataset's protocol says and choose the loader path (logged, with its reason).
+
+    `batch_size` is the global batch; under data-parallel training the loader yields rank `rank`'s shard of it.
+    """
     protocol = DATASETS.get(d.dataset).protocol
     options = dataset_options(d)
     train_set = create_dataset(
@@ -95,7 +105,7 @@ def open_training_data(
     limit, why = memory_budget(d.device_memory_budget, device)
     size = _nbytes(train_set)
     stream = size > limit
-    kwargs = {"batch_size": batch_size, "device": device, "seed": seed}
+    kwargs = {"batch_size": batch_size, "device": device, "seed": seed, "rank": rank, "world": world}
     loader = StreamingLoader(train_set, **kwargs) if stream else DeviceLoader(train_set, **kwargs)
     how = "streamed from host memory, prefetched" if stream else f"copied to {device} once"
     log(

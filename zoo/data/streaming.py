@@ -36,8 +36,10 @@ class StreamingLoader(BatchPlan):
         seed: int = 0,
         drop_last: bool = True,
         depth: int = 2,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
-        super().__init__(dataset, batch_size=batch_size, seed=seed, drop_last=drop_last)
+        super().__init__(dataset, batch_size=batch_size, seed=seed, drop_last=drop_last, rank=rank, world=world)
         self.device = torch.device(device)
         self.images = dataset.images  # host, usually memory-mapped
         self.labels = dataset.labels.to(self.device)
@@ -46,7 +48,7 @@ class StreamingLoader(BatchPlan):
         self._pinned: list[torch.Tensor] = []
         self._copied: list[torch.cuda.Event | None] = []
         if self.cuda:
-            shape = (batch_size, *self.images.shape[1:])
+            shape = (self.local_batch_size, *self.images.shape[1:])
             self._pinned = [torch.empty(shape, dtype=torch.uint8).pin_memory() for _ in range(self.depth + 1)]
             self._copied = [None] * (self.depth + 1)
             self._stream = torch.cuda.Stream(self.device)
@@ -70,7 +72,7 @@ class StreamingLoader(BatchPlan):
                 yield images, self.labels[index.to(self.device, non_blocking=True)]
 
     def _fetch(self, order: torch.Tensor, step: int) -> _Batch:
-        index = order[step * self.batch_size : (step + 1) * self.batch_size]
+        index = self.batch_index(order, step)
         if not self.cuda:
             return torch.index_select(self.images, 0, index), index, None
         slot = step % len(self._pinned)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.distributed import average_gradients
 from zoo.evaluate.linear import linear_head
 
 
@@ -66,6 +67,7 @@ class OnlineLinearProbe:
         loss = F.cross_entropy(self.head(x), y, ignore_index=-1, reduction="sum") / (y >= 0).sum().clamp(min=1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        average_gradients(list(self.head.parameters()))  # every rank's head learns from the global batch
         self.optimizer.step()
         self.steps += 1
 

@@ -38,6 +38,9 @@ class Method(nn.Module):
     n_views: ClassVar[int] = 2  # global views the method expects per image
     n_local_views: ClassVar[int] = 0  # extra small multi-crop views (SwAV, DINO), after the global ones
     local_view_ratio: ClassVar[float] = 0.5  # local view size as a fraction of the global image size
+    # under data-parallel training, BatchNorm over the global batch (`[run] sync_bn` overrides): what the
+    # references do (SimCLR, BYOL, Barlow Twins, VICReg, SwAV, DINO with a ResNet, MoCo v3, SimSiam use SyncBN)
+    sync_bn: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -182,7 +182,7 @@ class MIBinary(Method):
         "proj_hidden_dim": 2048,
         "proj_output_dim": 128,
         "proj_layers": 2,
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:

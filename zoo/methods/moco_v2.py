@@ -32,6 +32,7 @@ class MoCoV2(Method):
     family = "contrastive"
     paper = "Chen et al., MoCo v2, arXiv 2003.04297"
     default_augment = "solo-symmetric-weak"
+    sync_bn = False  # the reference shuffles BatchNorm across GPUs instead; per-rank statistics are closer to it
     defaults = {
         "temperature": 0.2,
         "proj_hidden_dim": 2048,
@@ -39,7 +40,7 @@ class MoCoV2(Method):
         "queue_size": 32768,
         "momentum": 0.99,
         "momentum_end": 0.999,
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:

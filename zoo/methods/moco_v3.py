@@ -50,7 +50,7 @@ class MoCoV3(Method):
         "pred_hidden_dim": 4096,
         "momentum": 0.99,
         "momentum_end": 1.0,
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:

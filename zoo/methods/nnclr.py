@@ -69,7 +69,7 @@ class NNCLR(Method):
         "pred_hidden_dim": 4096,
         "queue_size": 65536,
         "loss": "solo",
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:

@@ -31,7 +31,7 @@ class SimCLR(Method):
         "proj_hidden_dim": 2048,
         "proj_output_dim": 256,
         "proj_batch_norm": False,
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:

@@ -99,7 +99,7 @@ class SupCon(Method):
         "proj_hidden_dim": 2048,
         "proj_output_dim": 256,
         "variant": "in",
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:

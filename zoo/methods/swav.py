@@ -4,6 +4,8 @@ CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cif
 solo/methods/swav.py): projector 2048 -> 128, 3000 prototypes, temperature 0.1, 3 Sinkhorn iterations at
 epsilon 0.05, two global 32 px views (no multi-crop on CIFAR), prototypes frozen for the first 2 epochs, a queue of
 3840 past projections per global view that joins the Sinkhorn codes from epoch 50 on (queue_size=0 turns it off).
+Under data-parallel training each rank queues its own projections, queue_size / world size of them, and Sinkhorn
+normalises over all ranks' codes (official SwAV main_swav.py: the queue is split over the GPUs).
 Epoch counts are given as optimiser steps at solo-learn's batch of 256 on CIFAR-10's 50 000 images (195 steps per
 epoch). The prototypes are a bias-free linear layer, weight-normalised with the norm fixed at 1 (official SwAV and
 solo-learn; lightly's SwaVPrototypes has a bias). lightly's SwaVLoss and Sinkhorn compute solo-learn's values
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from lightly.loss import SwaVLoss
 from lightly.models.modules.heads import SwaVProjectionHead
 from lightly.models.modules.memory_bank import MemoryBankModule
+from lightly.utils import dist
 from torch import Tensor, nn
 
 from zoo.methods import register_method
@@ -44,7 +47,7 @@ class SwAV(Method):
         "freeze_prototypes_steps": 390,  # 2 epochs
         "queue_size": 3840,
         "queue_start_steps": 9750,  # 50 epochs
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:
@@ -57,7 +60,9 @@ class SwAV(Method):
         )
         n_queues = self.n_views if h["queue_size"] > 0 else 0
         self.queues = nn.ModuleList(
-            persist_bank(MemoryBankModule((h["queue_size"], h["proj_output_dim"]), feature_dim_first=False))
+            persist_bank(
+                MemoryBankModule((h["queue_size"] // dist.world_size(), h["proj_output_dim"]), feature_dim_first=False)
+            )
             for _ in range(n_queues)
         )
         self.freeze_for_steps(self.prototypes, "freeze_prototypes_steps")

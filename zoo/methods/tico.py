@@ -53,7 +53,7 @@ class TiCo(Method):
         "rho": 8.0,
         "momentum": 0.99,
         "momentum_end": 1.0,
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:

@@ -43,7 +43,7 @@ class VICReg(Method):
         "var_loss_weight": 25.0,
         "cov_loss_weight": 1.0,
         "variance": "sum",
-        "gather_distributed": False,
+        "gather_distributed": True,  # under torchrun: the global batch, as the reference
     }
 
     def __init__(self, **kwargs) -> None:
