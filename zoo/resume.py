@@ -9,11 +9,16 @@ actually resumed is written back to the run's recipe.toml.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from zoo.checkpoint import CheckpointError, copy_checkpoint, load_latest_checkpoint
+from zoo.distributed import check_world_size
 from zoo.errors import ZooError
-from zoo.recipes import Recipe, load_recipe
+from zoo.recipes import Recipe, dump_recipe, load_recipe
+from zoo.run_folder import write_text_atomic
+from zoo.run_record import TrainState
 
 RESUMABLE = (
     "schedule.epochs", "schedule.log_every", "run.device", "run.keep_checkpoints",
@@ -71,3 +76,49 @@ def check_identity(checkpoint: dict[str, Any], recipe: Recipe, path: Path) -> No
             f"checkpoint {path} belongs to another run ({k} = {recorded.get(k)!r} there, {ours.get(k)!r} in this "
             f"run's recipe.toml); resume the run folder it came from"
         )
+
+
+def restore(run: Any) -> None:
+    """Load the run folder's latest good checkpoint into `run` (a `zoo.train._Run`), check it belongs to this run
+    and world size, extend the schedule if asked, and write back the recipe resumed and the metrics it recorded."""
+    previous = run.checkpoint_path.with_name("previous.pt")
+    if not run.checkpoint_path.is_file() and not previous.is_file():
+        raise ZooError(f"run folder {str(run.run_dir)!r} has no checkpoint to resume from")
+    log = lambda line: run.console.print(line, highlight=False, soft_wrap=True)  # noqa: E731 (one line, unwrapped)
+    ckpt = load_latest_checkpoint(run.checkpoint_path, run.device, log)
+    check_identity(ckpt, run.recipe, run.checkpoint_path)
+    check_world_size(ckpt["state"].get("world_size", 1), run.world, run.run_dir)
+    try:
+        run.method.load_state_dict(ckpt["method"])
+        run.optimizer.load_state_dict(ckpt["optimizer"])
+        run.scheduler.load_state_dict(ckpt["scheduler"])
+        if run.probe is not None:
+            run.probe.load_state_dict(ckpt["online_probe"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"checkpoint {run.checkpoint_path} does not fit this run's model: {first}") from None
+    run.state = TrainState(**ckpt["state"])
+    _extend_if_longer(run)
+    if run.world.is_main:
+        write_text_atomic(run.run_dir / "recipe.toml", dump_recipe(run.recipe))  # the recipe actually resumed
+        # the checkpoint's history is the record: epochs logged after it was saved are dropped, none twice
+        history = "".join(json.dumps(h) + "\n" for h in run.state.history)
+        write_text_atomic(run.run_dir / "metrics.jsonl", history)
+
+
+def _extend_if_longer(run: Any) -> None:
+    """`--set schedule.epochs=N` on resume: more epochs on a rebuilt schedule; the finished run's end is kept."""
+    s, epochs = run.state, run.recipe.schedule.epochs
+    if epochs < s.epoch:
+        raise ZooError(f"schedule.epochs={epochs} is below the {s.epoch} epochs this run has done already")
+    summary = run.run_dir / "summary.json"
+    finished = run.world.from_main(summary.is_file)  # rank 0 reads, and alone removes it below
+    if epochs > s.epoch and finished:  # finished before: it is no longer, and its end is kept
+        if run.world.is_main:
+            copy_checkpoint(run.checkpoint_path, run.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
+            summary.unlink()
+        s.linear = None
+    # the optimiser holds the rate of the schedule it was saved with until the scheduler's next step
+    sched = run.scheduler
+    for group, base, factor in zip(run.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True):
+        group["lr"] = base * factor(sched.last_epoch)

@@ -3,9 +3,11 @@ small files replaced atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from zoo.errors import ZooError
 
@@ -36,6 +38,26 @@ def new_run_dir(out_dir: Path, name: str) -> Path:
             candidate = out_dir / f"{name}-{n}"
     (candidate / "checkpoints").mkdir()
     return candidate
+
+
+def start_run_dir(out_dir: Path, name: str, run_dir: str | Path | None, recipe_text: str) -> Path:
+    """A new run's folder with its recipe.toml: `run_dir` if given (`--run-dir`, which a restarted torchrun worker
+    finds again), else the next free `<out_dir>/<name>`."""
+    if run_dir is None:
+        folder = new_run_dir(out_dir, name)
+    else:
+        folder = Path(run_dir)
+        if folder.is_dir() and any(folder.iterdir()) and not (folder / "recipe.toml").is_file():
+            raise ZooError(f"--run-dir {str(folder)!r} exists and is not a run folder (no recipe.toml)")
+        (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (folder / "metrics.jsonl").unlink(missing_ok=True)  # a start that died before its first checkpoint
+    write_text_atomic(folder / "recipe.toml", recipe_text)
+    return folder
+
+
+def lock_on_main(run_dir: Path, is_main: bool) -> contextlib.AbstractContextManager[Any]:
+    """The run folder's lock, held by rank 0 for the whole job (the other ranks would find it taken)."""
+    return RunLock(run_dir) if is_main else contextlib.nullcontext()
 
 
 def write_text_atomic(path: Path, text: str) -> None:

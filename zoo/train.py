@@ -7,7 +7,6 @@ resumed from any checkpoint (end of epoch or Ctrl-C) continues exactly as it wou
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import signal
@@ -22,20 +21,20 @@ from rich.console import Console
 
 from zoo.augment import create_augment
 from zoo.backbones.size_check import check_input_sizes
-from zoo.checkpoint import CheckpointError, copy_checkpoint, keeps_checkpoint, load_latest_checkpoint, save_checkpoint
+from zoo.checkpoint import copy_checkpoint, keeps_checkpoint, save_checkpoint
 from zoo.data import ImageDataset, TrainingData, open_training_data
 from zoo.device import pick_device
-from zoo.distributed import World, check_world_size, data_parallel, joined, local_batch_size, require_fixed_run_dir
+from zoo.distributed import World, data_parallel, joined, local_batch_size, require_fixed_run_dir
 from zoo.errors import ZooError
 from zoo.evaluate import OnlineLinearProbe, embed_all, evaluate_knn, pixels
 from zoo.evaluate.linear import frozen
 from zoo.evaluate.run import Evaluator, as_record, write_results
 from zoo.methods import Method, create_method
-from zoo.optim import create_optimizer, warmup_cosine
+from zoo.optim import optimizer_from_recipe, warmup_cosine
 from zoo.progress import TrainProgress
 from zoo.recipes import Recipe, dump_recipe, load_recipe
-from zoo.resume import check_identity, resume_recipe, run_identity
-from zoo.run_folder import RunLock, check_out_dir, new_run_dir, write_text_atomic
+from zoo.resume import restore, resume_recipe, run_identity
+from zoo.run_folder import check_out_dir, lock_on_main, start_run_dir
 from zoo.run_record import TrainState, run_results, run_summary
 from zoo.speed import CompiledStep, PhaseTimer, StepSpeed, untimed
 from zoo.stop import StopRequests, exit_code
@@ -84,20 +83,22 @@ def train(
         resume = run_dir
     if resume is not None:
         recipe = resume_recipe(Path(resume), tuple(overrides))
-    elif not isinstance(recipe, Recipe):
-        recipe = load_recipe(recipe, overrides)
+    else:
+        recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, overrides)
         require_fixed_run_dir(None if run_dir is None else Path(run_dir))
         check_out_dir(Path(recipe.run.out_dir))
     with joined(pick_device(recipe.run.device)) as world, StopRequests() as stop:
         run = _Run(recipe, console if world.is_main else Console(quiet=True), stop, world=world)
         if resume is not None:
             folder = Path(resume)
-            with _lock(folder, world):
+            with lock_on_main(folder, world.is_main):
                 run.open(folder, resume=True)
                 run.fit(stop_after_epoch)
         else:
-            folder = world.from_main(lambda: _start_run_dir(recipe, run_dir))
-            with _lock(folder, world):
+            folder = world.from_main(
+                lambda: start_run_dir(Path(recipe.run.out_dir), recipe.run.name, run_dir, dump_recipe(recipe))
+            )
+            with lock_on_main(folder, world.is_main):
                 try:
                     run.open(folder, resume=False)
                 except BaseException:  # stopped or failed before its first checkpoint: the folder holds nothing
@@ -107,40 +108,6 @@ def train(
                 run.fit(stop_after_epoch)
         world.barrier()  # no rank leaves (and lets torchrun end the job) before rank 0 has written everything
     return RunResult(folder, run.summary(), world.is_main)
-
-
-def _lock(run_dir: Path, world: World) -> contextlib.AbstractContextManager[Any]:
-    """The run folder's lock, held by rank 0 for the job (other ranks would find it taken)."""
-    return RunLock(run_dir) if world.is_main else contextlib.nullcontext()
-
-
-def _start_run_dir(recipe: Recipe, run_dir: str | Path | None) -> Path:
-    """The new run's folder with its recipe.toml: `run_dir` if given, else the next free name in `run.out_dir`."""
-    if run_dir is None:
-        folder = new_run_dir(Path(recipe.run.out_dir), recipe.run.name)
-    else:
-        folder = Path(run_dir)
-        if folder.is_dir() and any(folder.iterdir()) and not (folder / "recipe.toml").is_file():
-            raise ZooError(f"--run-dir {str(folder)!r} exists and is not a run folder (no recipe.toml)")
-        (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (folder / "metrics.jsonl").unlink(missing_ok=True)  # a start that died before its first checkpoint
-    write_text_atomic(folder / "recipe.toml", dump_recipe(recipe))
-    return folder
-
-
-def build_optimizer(recipe: Recipe, method: Method) -> torch.optim.Optimizer:
-    """The recipe's optimiser over the method's parameter groups (see `zoo.optim.create_optimizer`)."""
-    o = recipe.optim
-    return create_optimizer(
-        o.name,
-        method.param_groups(exclude_bias_n_norm=o.exclude_bias_n_norm),
-        lr=o.lr,
-        weight_decay=o.weight_decay,
-        momentum=o.momentum,
-        eta=o.eta,
-        clip_lr=o.clip_lr,
-        exclude_bias_n_norm=o.exclude_bias_n_norm,
-    )
 
 
 class _Run:
@@ -194,7 +161,7 @@ class _Run:
         self.loader = self.data.loader
         sync_bn = self.method.sync_bn if recipe.run.sync_bn is None else recipe.run.sync_bn
         self.loss_fn = data_parallel(self.method, self.world, sync_bn=sync_bn)
-        self.optimizer = build_optimizer(recipe, self.method)
+        self.optimizer = optimizer_from_recipe(recipe.optim, self.method.param_groups)
         self.steps_per_epoch = len(self.loader)
         self.total_steps = recipe.schedule.epochs * self.steps_per_epoch
         warmup = min(round(recipe.schedule.warmup_epochs * self.steps_per_epoch), self.total_steps)
@@ -217,7 +184,7 @@ class _Run:
         self.run_dir = run_dir
         self.checkpoint_path = run_dir / "checkpoints" / "last.pt"
         if resume:
-            self._restore()
+            restore(self)
             self.console.print(
                 f"run {run_dir}: resumed at epoch {self.state.epoch}, step {self.state.step}", highlight=False
             )
@@ -235,48 +202,6 @@ class _Run:
             self._save()  # a stop requested during these evaluations leaves a run that resumes at step 0
         self.console.print(f"training step on {self.device.type}: {self.speed.describe()}", highlight=False)
         self.tensorboard.open(run_dir, dump_recipe(self.recipe), self.state.step)
-
-    def _restore(self) -> None:
-        previous = self.checkpoint_path.with_name("previous.pt")
-        if not self.checkpoint_path.is_file() and not previous.is_file():
-            raise ZooError(f"run folder {str(self.run_dir)!r} has no checkpoint to resume from")
-        log = lambda line: self.console.print(line, highlight=False, soft_wrap=True)  # noqa: E731 (one line, unwrapped)
-        ckpt = load_latest_checkpoint(self.checkpoint_path, self.device, log)
-        check_identity(ckpt, self.recipe, self.checkpoint_path)
-        check_world_size(ckpt["state"].get("world_size", 1), self.world, self.run_dir)
-        try:
-            self.method.load_state_dict(ckpt["method"])
-            self.optimizer.load_state_dict(ckpt["optimizer"])
-            self.scheduler.load_state_dict(ckpt["scheduler"])
-            if self.probe is not None:
-                self.probe.load_state_dict(ckpt["online_probe"])
-        except (RuntimeError, ValueError, KeyError, TypeError) as err:
-            first = str(err).strip().splitlines()[0]
-            raise CheckpointError(f"checkpoint {self.checkpoint_path} does not fit this run's model: {first}") from None
-        self.state = TrainState(**ckpt["state"])
-        self._extend_if_longer()
-        if self.world.is_main:
-            write_text_atomic(self.run_dir / "recipe.toml", dump_recipe(self.recipe))  # the recipe actually resumed
-            # the checkpoint's history is the record: epochs logged after it was saved are dropped, none twice
-            history = "".join(json.dumps(h) + "\n" for h in self.state.history)
-            write_text_atomic(self.run_dir / "metrics.jsonl", history)
-
-    def _extend_if_longer(self) -> None:
-        """`--set schedule.epochs=N` on resume: more epochs on a rebuilt schedule; the finished run's end is kept."""
-        s, epochs = self.state, self.recipe.schedule.epochs
-        if epochs < s.epoch:
-            raise ZooError(f"schedule.epochs={epochs} is below the {s.epoch} epochs this run has done already")
-        summary = self.run_dir / "summary.json"
-        finished = self.world.from_main(summary.is_file)  # rank 0 reads, and alone removes it below
-        if epochs > s.epoch and finished:  # finished before: it is no longer, and its end is kept
-            if self.world.is_main:
-                copy_checkpoint(self.checkpoint_path, self.checkpoint_path.with_name(f"epoch-{s.epoch}.pt"))
-                summary.unlink()
-            s.linear = None
-        # the optimiser holds the rate of the schedule it was saved with until the scheduler's next step
-        sched = self.scheduler
-        for group, base, factor in zip(self.optimizer.param_groups, sched.base_lrs, sched.lr_lambdas, strict=True):
-            group["lr"] = base * factor(sched.last_epoch)
 
     def _save(self) -> None:
         if not self.world.is_main:

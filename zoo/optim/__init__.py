@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -47,4 +48,18 @@ def create_optimizer(
     raise unknown("optimizer", name, OPTIMIZERS)
 
 
-__all__ = ["LARS", "OPTIMIZERS", "create_optimizer", "warmup_cosine", "warmup_cosine_factor"]
+__all__ = ["LARS", "OPTIMIZERS", "create_optimizer", "optimizer_from_recipe", "warmup_cosine", "warmup_cosine_factor"]
+
+
+def optimizer_from_recipe(optim: Any, param_groups: Callable[..., list[dict[str, Any]]]) -> Optimizer:
+    """A recipe's `[optim]` section over a method's `param_groups` (1-D parameters excluded as the section says)."""
+    return create_optimizer(
+        optim.name,
+        param_groups(exclude_bias_n_norm=optim.exclude_bias_n_norm),
+        lr=optim.lr,
+        weight_decay=optim.weight_decay,
+        momentum=optim.momentum,
+        eta=optim.eta,
+        clip_lr=optim.clip_lr,
+        exclude_bias_n_norm=optim.exclude_bias_n_norm,
+    )
