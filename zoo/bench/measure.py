@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from zoo.data import DeviceLoader, ImageDataset, TrainingData
 from zoo.device import pick_device
 from zoo.errors import DataError, ZooError
 from zoo.progress import work_progress
+from zoo.provenance import versions
 from zoo.recipes import Recipe, load_recipe
 from zoo.stop import StopRequests
 
@@ -263,19 +265,8 @@ def _cpu_name() -> str:
 
 
 def _versions() -> dict[str, str]:
-    import kornia
-    import timm
-    import torchvision
-
-    import zoo
-
-    return {
-        "zoo": zoo.__version__,
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "timm": timm.__version__,
-        "kornia": kornia.__version__,
-    }
+    """The run summaries' versions (`zoo.provenance`), and torchvision's, which the peer pipeline runs on."""
+    return {**versions(), "torchvision": metadata.version("torchvision")}
 
 
 def bench_table(result: BenchResult) -> Table:
