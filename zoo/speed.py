@@ -88,13 +88,18 @@ class StepSpeed:
         return [v.contiguous(memory_format=torch.channels_last) for v in views]
 
 
+def modules_with_parameters(model: nn.Module) -> list[nn.Module]:
+    """The direct children of a method that compute with weights: backbone, heads, momentum copies (not losses)."""
+    return [m for m in model.children() if any(True for _ in m.parameters())]
+
+
 def compile_modules(model: nn.Module) -> list[nn.Module]:
     """torch.compile every direct child of `model` that holds parameters (backbone, heads, momentum copies), in place.
 
     `nn.Module.compile` keeps the module object and its state_dict keys, so checkpoints of compiled and eager runs
     are interchangeable. Compilation itself happens at the first call; `uncompile` undoes this.
     """
-    compiled = [m for m in model.children() if any(True for _ in m.parameters())]
+    compiled = modules_with_parameters(model)
     for module in compiled:
         module.compile()
     return compiled

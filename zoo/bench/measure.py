@@ -33,6 +33,7 @@ from zoo.errors import DataError, ZooError
 from zoo.progress import work_progress
 from zoo.provenance import versions
 from zoo.recipes import Recipe, load_recipe
+from zoo.speed import modules_with_parameters
 from zoo.stop import StopRequests
 
 PHASES = ("data", "augment", "forward", "loss", "forward + loss", "backward", "optimizer")
@@ -96,10 +97,9 @@ class SyncedPhases:
         self.seconds[name] += time.perf_counter() - start
 
     def split_forward(self, model: nn.Module) -> None:
-        for module in model.children():
-            if any(True for _ in module.parameters()):
-                self._handles.append(module.register_forward_pre_hook(self._enter))
-                self._handles.append(module.register_forward_hook(self._leave))
+        for module in modules_with_parameters(model):  # the modules `run.compile` would compile
+            self._handles.append(module.register_forward_pre_hook(self._enter))
+            self._handles.append(module.register_forward_hook(self._leave))
 
     def _enter(self, module: nn.Module, args: Any) -> None:
         synchronize(self.device)
