@@ -32,10 +32,24 @@ SETS = [
 ]  # fmt: skip
 
 
+_INDEXING = {"index", "index_put", "index_put_", "_index_put_impl_"}
+
+
+def _has_boolean_index(args: Any) -> bool:
+    """`x[mask]`: the result's size is the mask's count, which the host must read (on the CPU, torch turns the mask
+    into indices below the dispatcher, so the watch looks at the index operator's arguments)."""
+    indices = args[1] if len(args) > 1 else ()
+    return any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in indices or ())
+
+
 class _NoHostSync(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         name = func.overloadpacket.__name__
-        if name in _SYNCING or (name == "repeat_interleave" and "output_size" not in (kwargs or {})):
+        if (
+            name in _SYNCING
+            or (name == "repeat_interleave" and "output_size" not in (kwargs or {}))
+            or (name in _INDEXING and _has_boolean_index(args))
+        ):
             raise AssertionError(f"{func} waits for the device (a host sync on CUDA), at {_caller()}")
         return func(*args, **(kwargs or {}))
 
@@ -95,3 +109,11 @@ def test_training_step_has_no_host_sync_on_cuda(method: str) -> None:
 def test_the_watch_catches_a_sync() -> None:
     with pytest.raises(AssertionError, match="waits for the device"), no_host_sync(torch.device("cpu")):
         bool(torch.ones(3).sum() > 0)
+
+
+def test_the_watch_catches_a_boolean_mask() -> None:
+    x = torch.randn(4, 4)
+    with pytest.raises(AssertionError, match="waits for the device"), no_host_sync(torch.device("cpu")):
+        x[~torch.eye(4, dtype=torch.bool)]
+    with no_host_sync(torch.device("cpu")):
+        x[torch.arange(4), torch.arange(4)]  # integer indices: sizes known without the device

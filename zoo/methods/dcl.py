@@ -16,11 +16,11 @@ Recipe: optim=sgd lr=0.24 wd=5e-4 (every parameter) batch=512 momentum=0.9 warmu
 
 from __future__ import annotations
 
-from lightly.loss import DCLLoss, DCLWLoss
 from torch import nn
 
 from zoo.methods import register_method
 from zoo.methods.simclr import SimCLR
+from zoo.methods.sync_free import DCLLoss, DCLWLoss
 
 
 @register_method("dcl")

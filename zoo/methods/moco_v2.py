@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import MoCoProjectionHead
 from torch import Tensor, nn
 
 from zoo.methods import register_method
 from zoo.methods.base import Float32Loss, Method, persist_bank
+from zoo.methods.sync_free import NTXentLoss
 
 
 @register_method("moco-v2")

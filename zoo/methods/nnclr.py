@@ -21,7 +21,6 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import NNCLRPredictionHead, NNCLRProjectionHead
 from lightly.models.modules.nn_memory_bank import NNMemoryBankModule
 from lightly.utils import dist
@@ -30,6 +29,7 @@ from torch import Tensor, nn
 from zoo.errors import ZooError
 from zoo.methods import register_method
 from zoo.methods.base import Float32Loss, Method, persist_bank
+from zoo.methods.sync_free import NTXentLoss
 
 LOSSES: tuple[str, ...] = ("solo", "ntxent")
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
 from torch import Tensor, nn
 
 from zoo.methods import register_method
 from zoo.methods.base import Float32Loss, Method
+from zoo.methods.sync_free import NTXentLoss
 
 
 @register_method("simclr")

@@ -68,8 +68,8 @@ class SupConLoss(nn.Module):
             keys, key_labels = torch.cat(dist.gather(u)), torch.cat(dist.gather(labels))
             offset = dist.rank() * u.shape[0]
         rows = torch.arange(u.shape[0], device=u.device)
-        is_self = torch.zeros(u.shape[0], keys.shape[0], dtype=torch.bool, device=u.device)
-        is_self[rows, rows + offset] = True
+        # a comparison, not `is_self[rows, cols] = True`: that copies the host's True to the device and waits for it
+        is_self = (rows + offset)[:, None] == torch.arange(keys.shape[0], device=u.device)[None, :]
         with torch.autocast(u.device.type, enabled=False):  # mixed precision would run the product in 16 bits
             similarity = u @ keys.T
         logits = (similarity / self.temperature).masked_fill(is_self, -torch.inf)

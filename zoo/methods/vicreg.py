@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lightly.loss import VICRegLoss
 from lightly.models.modules.heads import VICRegProjectionHead
 from torch import Tensor
 
 from zoo.errors import ZooError
 from zoo.methods import register_method
 from zoo.methods.base import Float32Loss, Method
+from zoo.methods.sync_free import VICRegLoss
 
 VARIANCES: tuple[str, ...] = ("sum", "mean")
 
