@@ -79,3 +79,18 @@ def test_peer_views_match_zoo_views_in_shape_and_scale() -> None:
     theirs = torch.stack([transform(images[0]) for _ in range(64)]).mean()
     zoo_mean = torch.cat(augment(images[:1].repeat(64, 1, 1, 1))).mean()
     assert abs(float(theirs) - float(zoo_mean)) < 0.15
+
+
+def test_separate_unsynchronised_pass_gives_images_per_second_and_clean_phases(tmp_path: Path) -> None:
+    """The CUDA way of measuring (images/s from a pass without synchronisation, phases from a second), forced on
+    the CPU: the phase hooks must not count the first pass, and images/s must be a rate, not seconds."""
+    from rich.console import Console
+
+    from zoo.bench import bench
+
+    steps, batch = 3, 32
+    recipe = ROOT / "recipes" / "quickstart.toml"
+    result = bench(recipe, TINY, steps=steps, warmup=1, peer=False, console=Console(quiet=True), separate_pass=True)
+    assert all(ms >= 0 for ms in result.phase_ms.values()), result.phase_ms
+    phased_images_per_s = steps * batch / (sum(result.phase_ms.values()) * steps / 1e3)
+    assert phased_images_per_s / 4 < result.images_per_s < phased_images_per_s * 4

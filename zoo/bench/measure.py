@@ -130,8 +130,10 @@ def bench(
     peer: bool = True,
     workers: int | None = None,
     console: Console | None = None,
+    separate_pass: bool | None = None,
 ) -> BenchResult:
-    """Measure the recipe's training step (and the DataLoader peer unless `peer=False`); see the module docstring."""
+    """Measure the recipe's training step (and the DataLoader peer unless `peer=False`); see the module docstring.
+    `separate_pass` (default: on CUDA devices) takes images/s from a pass without synchronisation."""
     from zoo.train import _Run  # the trainer's own step, not a copy of it
 
     if steps < 1 or warmup < 0:
@@ -155,16 +157,18 @@ def bench(
             run._step(*next(batches))
             advance()
     synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    if separate_pass is None:
+        separate_pass = device.type == "cuda"
+    if separate_pass:  # before the phase hooks exist: they synchronise
+        unsynced_s = _timed(run, batches, steps, console, "step (no sync)")
     phases = SyncedPhases(device)
     if not run.compiled.active:  # hooks inside compiled modules would break their graphs
         phases.split_forward(run.method)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        images_per_s = _timed(run, batches, steps, console, "step (no sync)")
     phased_s = _timed(run, batches, steps, console, "step (phases)", phases)
     phases.remove_hooks()
-    if device.type != "cuda":
-        images_per_s = steps * batch / phased_s
+    images_per_s = steps * batch / (unsynced_s if separate_pass else phased_s)
     memory_mb, memory_kind = _peak_memory(device)
     result = BenchResult(
         recipe=recipe.source, method=recipe.method.name, backbone=recipe.backbone.name,
