@@ -24,7 +24,10 @@ COMBINATIONS = {
     "bf16": ["run.precision=bf16", "run.channels_last=false"],
     "bf16 + channels_last": ["run.precision=bf16", "run.channels_last=true"],
 }
-COMPILED = {"fp32 + channels_last + compile": ["run.precision=fp32", "run.channels_last=true", "run.compile=true"]}
+COMPILED = {
+    "fp32 + channels_last + compile": ["run.precision=fp32", "run.channels_last=true", "run.compile=true"],
+    "bf16 + channels_last + compile": ["run.precision=bf16", "run.channels_last=true", "run.compile=true"],
+}
 
 
 def speed(recipe: str, sets: list[str], names: list[str], steps: int, rounds: int) -> dict[str, list[float]]:
@@ -59,6 +62,10 @@ def main() -> None:
     parser.add_argument("--accuracy", action="store_true", help="train each combination; kNN top-1 at equal steps")
     parser.add_argument("--only", nargs="+", help="these combinations only")
     args = parser.parse_args()
+    known = {**COMBINATIONS, **COMPILED}
+    unknown = [name for name in args.only or [] if name not in known]
+    if unknown:
+        parser.error(f"unknown combination {unknown[0]!r}; choose from {', '.join(map(repr, known))}")
     names = args.only or [*COMBINATIONS, *(COMPILED if args.compile else {})]
     if args.accuracy:
         print("| setting | kNN top-1 | images/s (training) |\n|---|---|---|")
