@@ -135,28 +135,23 @@ class DeepClusterV2(Method):
         if epoch > 0 and int(self.clustered_epoch) != epoch:
             self._cluster(epoch)
             self.clustered_epoch.fill_(epoch)
-        batches = batches.to(self.bank.device)
         missing = int(batches.max()) + 1 - self.assignments.shape[1]  # images that had no slot: no target
         if missing > 0:
             self.assignments = F.pad(self.assignments, (0, missing), value=-1)
-        self._batches, self._first_step = batches, epoch * steps
+        self._batches, self._first_step = batches.to(self.bank.device), epoch * steps
 
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
         z = [F.normalize(p.float(), dim=1) for p in self.encode(views[:2], self.backbone, self.projector)]
-        index = self._batch_index()
-        if index is None:  # outside the trainer's epochs: no targets, nothing remembered
+        if self._batches is None:  # outside the trainer's epochs: no targets, nothing remembered
             targets = torch.full((len(self.prototypes), len(z[0])), -1, dtype=torch.long, device=z[0].device)
         else:
+            step = (self.step_count - self._first_step) % len(self._batches)  # a Python int: no host sync
+            index = self._batches[step]
             targets = self.assignments[:, index]
-            start = (self.step_count - self._first_step) % len(self._batches) * len(index)
-            self.bank[:, start : start + len(index)] = torch.stack(z).detach()
-            self.bank_index[start : start + len(index)] = index
+            slots = slice(step * len(index), (step + 1) * len(index))
+            self.bank[:, slots] = torch.stack(z).detach()
+            self.bank_index[slots] = index
         return self.criterion(z, [p.weight for p in self.prototypes], targets)
-
-    def _batch_index(self) -> Tensor | None:
-        if self._batches is None:
-            return None
-        return self._batches[(self.step_count - self._first_step) % len(self._batches)]
 
     def _new_bank(self, size: int) -> None:
         device = self.bank.device

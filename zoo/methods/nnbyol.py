@@ -9,8 +9,8 @@ data-parallel training); the queue starts as random unit vectors. The loss is BY
 solo/losses/byol.py): 2 - 2 cos per direction, summed over both directions.
 
 CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/nnbyol.yaml): projector and
-predictor Linear-BN-ReLU-Linear 4096 hidden, 256 out, support set of 65536 (solo/methods/nnbyol.py default), EMA
-momentum 0.99 -> 1.0 on a cosine schedule.
+predictor Linear-BN-ReLU-Linear 4096 hidden, 256 out, support set of 65536, EMA momentum 0.99 -> 1.0 on a cosine
+schedule.
 Recipe: optim=lars lr=1.0 wd=1e-5 batch=256 momentum=0.9 eta=0.02 warmup_epochs=10 epochs=1000 (solo-learn nnbyol.yaml)
 """
 
