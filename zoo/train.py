@@ -239,6 +239,7 @@ class _Run:
         bad_step = torch.tensor(-1, device=self.device)
         interval_start, interval_steps = time.perf_counter(), 0
         method.train()
+        method.epoch_start(s.epoch, self.loader.epoch_batches(s.epoch))
         batches = islice(self.loader.epoch(s.epoch), done_in_epoch, None)
         for images, labels in batches:
             # each rank its own augmentation stream; one process (rank 0 of 1) keeps the one-process seeds

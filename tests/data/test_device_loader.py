@@ -62,3 +62,16 @@ def test_batches_live_on_cuda_and_order_matches_cpu() -> None:
     images, labels = next(iter(gpu.epoch(0)))
     assert images.is_cuda and labels.is_cuda
     assert indices(gpu, 5) == indices(DeviceLoader(numbered(100), batch_size=10, device="cpu", seed=2), 5)
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_epoch_batches_name_the_images_each_step_yields(world: int) -> None:
+    dataset = numbered(103)
+    for rank in range(world):
+        loader = DeviceLoader(dataset, batch_size=10, device="cpu", seed=3, rank=rank, world=world)
+        batches = loader.epoch_batches(2)
+        assert batches.shape == (10, 10 // world)
+        yielded = torch.stack([images[:, 0, 0, 0].long() for images, _ in loader.epoch(2)])
+        assert torch.equal(batches, yielded)
+    with pytest.raises(ValueError, match="one size"):
+        DeviceLoader(dataset, batch_size=10, device="cpu", drop_last=False).epoch_batches(0)

@@ -68,6 +68,13 @@ class BatchPlan:
         start = step * self.batch_size + self.rank * self.local_batch_size
         return order[start : min(start + self.local_batch_size, (step + 1) * self.batch_size)]
 
+    def epoch_batches(self, epoch: int) -> torch.Tensor:
+        """This rank's dataset indices of each batch of `epoch`, (steps, local batch), on the CPU; full batches only."""
+        if not self.drop_last and self.n % self.batch_size:
+            raise ValueError("epoch_batches needs batches of one size: drop_last, or a batch size dividing the data")
+        order = self.order(epoch)
+        return torch.stack([self.batch_index(order, step) for step in range(len(self))])
+
 
 class DeviceLoader(BatchPlan):
     """Yields (images uint8 (B, C, H, W), labels int64 (B,)) batches already on `device`.

@@ -81,6 +81,14 @@ class Method(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         return self.embed(images)
 
+    def epoch_start(self, epoch: int, batches: Tensor) -> None:
+        """Called by the trainer before the first step of each epoch, and again when a run resumes inside one.
+
+        `batches` (steps, batch), on the CPU, holds the dataset index of every image this process gets at each step
+        of the epoch, in order. It runs outside the training step, so it may wait for the device (DeepCluster v2
+        clusters its memory bank here). No-op by default.
+        """
+
     def step_end(self, progress: float) -> None:
         """Called after every optimiser step: counts it and moves momentum targets on a cosine schedule (BYOL 3.2)."""
         self.step_count += 1
