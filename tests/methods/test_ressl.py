@@ -17,7 +17,7 @@ SMALL = {"proj_hidden_dim": 64, "proj_output_dim": 32}
 
 
 def _ressl_loop(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, tq: float, tk: float) -> float:
-    """ReSSL eq. 6 sample by sample in float64: -sum_j t_ij log p_ij, with p from the normalised query at tq and t
+    """The ReSSL loss sample by sample in float64: -sum_j t_ij log p_ij, with p from the normalised query at tq and t
     from the normalised key at tk, both softmaxes over the queue; the mean over the batch."""
     total = 0.0
     for qi, ki in zip(q.double().tolist(), k.double().tolist(), strict=True):

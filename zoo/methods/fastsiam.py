@@ -3,10 +3,10 @@ GPU", GCPR 2022).
 
 SimSiam with K + 1 views of each image: each view's prediction is pulled towards the mean of the other K views'
 projections, held fixed by a stop-gradient. A target averaged over several views is steadier than SimSiam's single
-view, which is what lets FastSiam train with small batches on one GPU (paper, sec. 3).
+view, which is what lets FastSiam train with small batches on one GPU (the paper's argument).
 
-Defaults: 4 views (K = 3 targets per prediction) as in the paper and lightly's FastSiamTransform (num_views=4); the
-loss as lightly's FastSiam example (examples/pytorch/fastsiam.py): the mean over the 4 views of the negative cosine
+Defaults: 4 views (K = 3 targets per prediction), lightly's FastSiamTransform default (num_views=4); the loss as
+lightly's FastSiam example (examples/pytorch/fastsiam.py): the mean over the 4 views of the negative cosine
 between the view's prediction and the mean of the other 3 projections. FastSiam keeps SimSiam's network, so the heads
 are lightly's SimSiam heads at solo-learn's SimSiam CIFAR sizes (scripts/pretrain/cifar/simsiam.yaml: projector
 2048 -> 2048, predictor bottleneck 512; lightly's example shrinks them to 512 -> 128 and 64 for a quick demo), and

@@ -2,7 +2,7 @@
 
 The relation of a sample to a queue of past keys is the softmax of its similarities to them. The momentum teacher
 sees a weakly augmented view and sharpens its relation with a low temperature; the student, on a strongly augmented
-view, matches it by cross-entropy (paper eq. 4-6). There are no positives and no negatives, so no false negatives.
+view, matches it by cross-entropy. There are no positives and no negatives, so no false negatives.
 
 CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/ressl.yaml, solo/methods/ressl.py,
 solo/losses/ressl.py): projector Linear-ReLU-Linear 4096 -> 256 without BatchNorm (lightly's MoCoProjectionHead),
@@ -31,7 +31,7 @@ from zoo.methods.base import Float32Loss, Method, persist_bank
 
 
 class ReSSLLoss(nn.Module):
-    """Cross-entropy of the student's relation to the queue against the teacher's sharpened one (ReSSL eq. 6).
+    """Cross-entropy of the student's relation to the queue against the teacher's sharpened one (the ReSSL loss).
 
     `forward(q, k, queue)`: student projections q (N, D), teacher projections k (N, D), both L2-normalised here, and
     the queue (K, D) of normalised past keys; mean over the batch of

@@ -1,16 +1,16 @@
 """W-MSE (Ermolov et al., "Whitening for Self-Supervised Representation Learning", ICML 2021).
 
-The projections of each view are whitened (centred and decorrelated to an identity covariance, sec. 3 eq. 4-5,
-by the inverse Cholesky factor of the covariance) and the whitened views are pulled together with an MSE of
-normalised vectors (eq. 6); whitening scatters the batch, so no negatives are needed. As in the authors' code and
-solo-learn, the batch is split into random slices of `whitening_size` samples that are whitened on their own
-(the paper's sub-batches, sec. 3.1), every view separately, `whitening_iters` times with fresh slices.
+The projections of each view are whitened (centred and decorrelated to an identity covariance by the inverse
+Cholesky factor of the covariance) and the whitened views are pulled together with an MSE of normalised vectors;
+whitening scatters the batch, so no negatives are needed. As in the authors' code and solo-learn, the batch is
+split into random slices of `whitening_size` samples that are whitened on their own (the paper's sub-batches), every
+view separately, `whitening_iters` times with fresh slices.
 
 CIFAR defaults from solo-learn's published CIFAR-10 recipe (scripts/pretrain/cifar/wmse.yaml, solo/methods/wmse.py,
 solo/utils/whitening.py, solo/losses/wmse.py): projector Linear-BN-ReLU-Linear 1024 -> 64 (lightly's
 BYOLProjectionHead: the same layers, its first Linear without the bias that BatchNorm cancels), whitening slices of
 128, one iteration, no shrinkage (whitening_eps 0). solo-learn's loss (`simplified=True`, the one it trains with)
-stops the gradient through the second view of each pair; the paper's eq. 6 and the authors' code do not:
+stops the gradient through the second view of each pair; the paper's loss and the authors' code do not:
 `stop_gradient=False` gives theirs.
 Recipe: optim=adam lr=2e-3 wd=1e-6 batch=256 warmup_epochs=10 from lr 0 epochs=1000 (solo-learn wmse.yaml); its
 augmentations are solo-learn's symmetric ones with crops of 0.2-1 and no blur (set in the recipe).
@@ -38,7 +38,7 @@ class Whitening(nn.Module):
     """Whiten every slice of `x` (..., n, D): centre it and map it by L^-1, where L L^T is its covariance.
 
     The covariance is the unbiased one, shrunk as `(1 - eps) cov + eps I` (solo-learn solo/utils/whitening.py,
-    Whitening2d); the output's covariance is then the identity (W-MSE eq. 4-5). `cholesky_ex` and a triangular
+    Whitening2d); the output's covariance is then the identity, the paper's whitening. `cholesky_ex` and a triangular
     solve, batched over slices, never read a value back to the host (`linalg.cholesky` checks its result there).
     """
 
@@ -60,7 +60,7 @@ class Whitening(nn.Module):
 
 
 class WMSELoss(nn.Module):
-    """W-MSE loss (eq. 6): 2 - 2 cos between whitened views, averaged over samples, view pairs and iterations.
+    """The W-MSE loss: 2 - 2 cos between whitened views, averaged over samples, view pairs and iterations.
 
     `forward(views)` takes the projections of every view, each (N, D), same images in the same order. Each
     iteration draws one random permutation of the batch, cuts it into slices of `whitening_size` (the whole batch if
