@@ -57,7 +57,7 @@ def test_method_hyper_parameters_and_augment_overrides_are_open_ended() -> None:
         ({"schedule": {"epochs": "ten"}}, r"schedule.epochs: expected int, got 'ten'"),
         ({"schedule": {"epochs": -1}}, r"schedule.epochs: expected a value >= 1, got -1"),
         ({"schedule": {"batch_size": 0}}, r"schedule.batch_size: expected a value >= 2, got 0"),
-        ({"optim": {"name": "adam"}}, r"optim.name: 'adam' is not one of sgd, lars, adamw"),
+        ({"optim": {"name": "adagrad"}}, r"optim.name: 'adagrad' is not one of sgd, lars, adam, adamw"),
         ({"data": {"fraction": 1.5}}, r"data.fraction: expected a value <= 1.0"),
         ({"method": {"name": "simclrr"}}, r"unknown method 'simclrr'.*'simclr'"),
         ({"method": {"name": "mi-binary", "tau": 1.0}}, r"unknown hyper-parameter 'tau'.*'tau_pos'"),

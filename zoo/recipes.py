@@ -88,7 +88,7 @@ class ScheduleSection:
 
 @dataclass
 class OptimSection:
-    name: str = _spec("sgd", choices=("sgd", "lars", "adamw"))
+    name: str = _spec("sgd", choices=("sgd", "lars", "adam", "adamw"))
     lr: float = _spec(0.1, gt=0.0)
     weight_decay: float = _spec(5e-4, ge=0.0)
     momentum: float = _spec(0.9, ge=0.0, le=1.0)

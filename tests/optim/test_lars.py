@@ -115,6 +115,13 @@ def test_create_optimizer_rejects_unknown_names() -> None:
         create_optimizer("lamb", [{"params": [nn.Parameter(torch.ones(2))]}], lr=0.1, weight_decay=0.0)
 
 
+def test_adam_and_adamw_are_torchs() -> None:
+    """solo-learn's "adam" (W-MSE's CIFAR recipe) is torch's Adam: weight decay added to the gradient (L2)."""
+    for name, cls in (("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)):
+        opt = create_optimizer(name, [{"params": [nn.Parameter(torch.ones(2))]}], lr=2e-3, weight_decay=1e-6)
+        assert type(opt) is cls and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (2e-3, 1e-6)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_lars_step_never_syncs_with_the_host() -> None:
     model = _model().float().cuda()

@@ -12,7 +12,7 @@ from zoo.optim.lars import LARS
 from zoo.optim.schedule import warmup_cosine, warmup_cosine_factor
 from zoo.registry import unknown
 
-OPTIMIZERS = ("sgd", "lars", "adamw")
+OPTIMIZERS = ("sgd", "lars", "adam", "adamw")
 
 
 def create_optimizer(
@@ -26,7 +26,9 @@ def create_optimizer(
     clip_lr: bool = False,
     exclude_bias_n_norm: bool = True,
 ) -> Optimizer:
-    """SGD (momentum), LARS (zoo's) or AdamW over `groups`; a group's own keys (weight_decay 0, ...) win.
+    """SGD (momentum), LARS (zoo's), Adam or AdamW over `groups`; a group's own keys (weight_decay 0, ...) win.
+
+    Adam adds weight decay to the gradient (L2, as solo-learn's "adam"), AdamW decays the weights apart from it.
 
     `exclude_bias_n_norm` is LARS's exclusion of 1-D parameters from the trust ratio; weight decay of those
     parameters is decided by the groups (`Method.param_groups(exclude_bias_n_norm=...)`).
@@ -43,6 +45,8 @@ def create_optimizer(
             clip_lr=clip_lr,
             exclude_bias_n_norm=exclude_bias_n_norm,
         )
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     raise unknown("optimizer", name, OPTIMIZERS)
