@@ -16,8 +16,8 @@ pairs, and sums (not averages) over the negatives.
   the start when almost every pair is negative. Both sit with the biases (no weight decay, no LARS adaptation) in a
   group of their own at learning rate `scale_bias_lr` = 1e-3, whatever the recipe's optimiser: zoo's choice, not the
   paper's. The paper trains them with the rest of the model under an Adam-family optimiser, whose steps do not grow
-  with the gradient; under SGD at a backbone's rate (0.3 here) the gradient on t', a sum over the N - 1 negatives
-  of every anchor, drove the logit scale to zero within 7 steps on Fashion-MNIST (t' = -48) and training stalled.
+  with the gradient; under SGD at a backbone's rate (lr 0.3, batch 128) the gradient on t', summed over the N - 1
+  negatives of every anchor, drove the logit scale to zero within 7 steps on Fashion-MNIST (t' = -48): stalled.
 - Data-parallel: each rank's z1 rows meet the z2 of every rank (gathered with gradients, as mi-binary and lightly's
   losses do); summed over ranks this is the global N x N matrix. The paper's chunked exchange of text embeddings
   between devices computes the same sum with less memory: an implementation detail a gather replaces.
