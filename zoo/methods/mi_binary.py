@@ -46,6 +46,22 @@ class _PairIndex:
         self.neg_cols = neg.nonzero()[:, 1].view(2 * n_local, self.num_neg)
 
 
+def binary_loss(positive: Tensor, negatives: Tensor, tau_pos: float, tau_neg: float, bound: Bound = "jensen") -> Tensor:
+    """MIO's loss from cosine similarities: each anchor's to its positive (M,), to its K negatives (M, K).
+
+    mean_i softplus(-s_i+ / tau_pos) plus, under "jensen", mean_i softplus(logsumexp_k(s_ik / tau_neg) - log K) (the
+    Jensen upper bound of the anchor's mean negative softplus), or, under "none", the mean of softplus(s_ik / tau_neg)
+    over all (i, k). Shared by `MIBinaryLoss` (in-batch negatives) and mi-binary-moco (a queue of negatives).
+    """
+    pos_term = F.softplus(-positive / tau_pos).mean()
+    neg_logits = negatives / tau_neg
+    if bound == "jensen":
+        neg_term = F.softplus(torch.logsumexp(neg_logits, dim=1) - math.log(negatives.shape[1])).mean()
+    else:
+        neg_term = F.softplus(neg_logits).mean()
+    return pos_term + neg_term
+
+
 class MIBinaryLoss(nn.Module):
     """Binary mutual-information contrastive loss of MIO (arXiv 2111.12664), usable on its own like lightly's losses.
 
@@ -96,13 +112,9 @@ class MIBinaryLoss(nn.Module):
         index = self._index(z1.shape[0], world, rank, z1.device)
         sim = torch.cat([u1, u2]) @ torch.cat([k1, k2]).T
         rows = torch.arange(sim.shape[0], device=sim.device)
-        positive = F.softplus(-sim[rows, index.pos_col] / self.tau_pos).mean()
-        neg_logits = sim.gather(1, index.neg_cols) / self.tau_neg
-        if self.bound == "jensen":
-            negative = F.softplus(torch.logsumexp(neg_logits, dim=1) - math.log(index.num_neg)).mean()
-        else:
-            negative = F.softplus(neg_logits).mean()
-        loss = positive + negative
+        loss = binary_loss(
+            sim[rows, index.pos_col], sim.gather(1, index.neg_cols), self.tau_pos, self.tau_neg, self.bound
+        )
         if self.l2_weight:
             loss = loss + self.l2_weight * (u1 - u2).pow(2).mean()
         return loss
