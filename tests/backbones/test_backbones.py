@@ -90,7 +90,8 @@ def test_vit_short_names_are_timms_vits_with_64_tokens_at_32px() -> None:
 def test_vit_takes_views_of_other_sizes_and_passes_the_size_check() -> None:
     model, width = zoo.create_backbone("test_vit", image_size=32)
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, width)  # multi-crop: positions resampled
-    check_input_sizes(model, "test_vit", [16, 32], torch.device("cpu"))
+    assert model.patch_embed(torch.randn(1, 3, 14, 14)).shape[1:3] == (4, 4)  # padded to whole patches
+    check_input_sizes(model, "test_vit", [14, 16, 32], torch.device("cpu"))
 
 
 def test_zoo_list_backbones_shows_the_short_names(capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,3 +84,8 @@ def test_a_non_vit_backbone_is_one_clear_error(backbone: str) -> None:
 def test_mask_ratio_must_leave_patches() -> None:
     with pytest.raises(zoo.ZooError, match="mask_ratio"):
         zoo.create_method("mae", backbone=TINY_VIT, mask_ratio=1.0)
+
+
+def test_image_size_must_be_whole_patches() -> None:
+    with pytest.raises(zoo.ZooError, match="multiple of the 4 px patches, got 30"):
+        zoo.create_method("mae", backbone=TINY_VIT, image_size=30, **SMALL_DECODER)

@@ -61,7 +61,8 @@ def create_backbone(
     (scripts/pretrain/cifar/mae.yaml: patch_size 4, img_size 32), instead of timm's 16 px patches that would leave
     2x2 tokens; above 32 px they keep timm's patches (16 px: 4x4 tokens at 64, 6x6 at 96). `small_stem=True` forces
     4 px patches, False timm's. Their positional embedding is sized for `image_size` and resampled for views of
-    other sizes (multi-crop), and their features are timm's pooling: the class token for `vit_tiny`/`vit_small`.
+    other sizes (multi-crop), which are padded to whole patches (14 px: 4x4 patches of 4 px); their features are
+    timm's pooling: the class token for `vit_tiny` and `vit_small`.
 
     ResNet-family models get the CIFAR stem of SimCLR's CIFAR experiments (Chen et al., 2020, appendix B.9) when
     `image_size <= 32` unless `small_stem` says otherwise: a 3x3 stride-1 convolution and no max-pool, so a 32 px
@@ -76,7 +77,8 @@ def create_backbone(
         _check_weights_reachable(arch)
     vit_options = {}
     if is_vit(arch):  # decided before building: a ViT's patch size is a constructor argument
-        vit_options["dynamic_img_size"] = True  # views of any size (multi-crop, the size check)
+        # views of any size (multi-crop, the size check): padded to whole patches, positions resampled
+        vit_options.update(dynamic_img_size=True, dynamic_img_pad=True)
         if _use_small_stem(image_size, small_stem):
             vit_options["patch_size"] = SMALL_PATCH_SIZE
     model = _create(arch, image_size=image_size, pretrained=pretrained, in_chans=in_chans, **vit_options)

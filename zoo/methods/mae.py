@@ -27,6 +27,7 @@ from lightly.models.modules.masked_vision_transformer_timm import init_weights
 from lightly.models.utils import get_at_index, initialize_2d_sine_cosine_positional_embedding, patchify, set_at_index
 from torch import Tensor, nn
 
+from zoo.errors import ZooError
 from zoo.methods import register_method
 from zoo.methods.base import Float32Loss, Method
 from zoo.methods.token_masking import MaskedTokens, check_mask_ratio
@@ -85,6 +86,8 @@ class MAE(Method):
             num_prefix_tokens=vit.num_prefix_tokens,
         )
         patch, channels = vit.patch_embed.patch_size[0], vit.patch_embed.proj.in_channels
+        if self.image_size % patch:  # the pixel targets are whole patches
+            raise ZooError(f"method 'mae' needs image_size a multiple of the {patch} px patches, got {self.image_size}")
         self.prediction_head = nn.Linear(dim, patch * patch * channels)
         self.decoder_embed.apply(init_weights)
         self.prediction_head.apply(init_weights)

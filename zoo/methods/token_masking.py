@@ -33,6 +33,7 @@ class MaskedTokens(nn.Module):
         super().__init__()
         self.num_prefix_tokens = vit.num_prefix_tokens
         self.patch_size = vit.patch_embed.patch_size
+        self._grid = vit.patch_embed.dynamic_feat_size
         self.keep: Tensor | None = None
         self._encoded: Tensor | None = None
         self._recording = False
@@ -52,8 +53,9 @@ class MaskedTokens(nn.Module):
             self._encoded, self._recording = output, False
 
     def num_patches(self, images: Tensor) -> int:
-        """Patch tokens of `images` (the grid timm's patch embedding cuts, any view size)."""
-        return (images.shape[-2] // self.patch_size[0]) * (images.shape[-1] // self.patch_size[1])
+        """Patch tokens of `images` (the grid timm's patch embedding cuts, padding included, at any view size)."""
+        rows, cols = self._grid((images.shape[-2], images.shape[-1]))
+        return rows * cols
 
     def random_mask(self, images: Tensor, mask_ratio: float) -> tuple[Tensor, Tensor]:
         """(kept, masked) patch indices, (B, n_keep) and (B, n_mask), a fraction `mask_ratio` masked per image."""
