@@ -6,7 +6,7 @@ import pytest
 import torch
 
 TINY_BACKBONE = "test_resnet"  # timm's 0.4 M-parameter ResNet made for tests
-TINY_VIT = "test_vit"  # timm's 0.2 M-parameter ViT made for tests (4 px patches at 28-32 px)
+TINY_VIT = "test_vit"  # timm's 0.26 M-parameter ViT made for tests (4 px patches at 28-32 px)
 
 
 def tiny_backbone(method: str) -> str:
