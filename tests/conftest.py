@@ -6,6 +6,21 @@ import pytest
 import torch
 
 TINY_BACKBONE = "test_resnet"  # timm's 0.4 M-parameter ResNet made for tests
+TINY_VIT = "test_vit"  # timm's 0.26 M-parameter ViT made for tests (4 px patches at 28-32 px)
+
+
+def tiny_backbone(method: str) -> str:
+    """The tiny backbone a method trains on in tests: a ViT for the methods that need one (`requires_vit`)."""
+    from zoo.methods import get_method_class
+
+    return TINY_VIT if get_method_class(method).requires_vit else TINY_BACKBONE
+
+
+def tiny_backbone_settings(method: str) -> list[str]:
+    """`backbone.*` overrides for a tiny run at 28 px: test_resnet with the ImageNet stem (fewer pixels to push),
+    or test_vit with its 4 px patches (7x7 tokens; timm's 16 px patches would leave one)."""
+    name = tiny_backbone(method)
+    return [f"backbone.name={name}", f"backbone.small_stem={'true' if name == TINY_VIT else 'false'}"]
 
 
 @pytest.fixture(autouse=True)

@@ -304,9 +304,11 @@ def _list_methods(pattern: str | None) -> tuple[list[str], list[list[str]]]:
 def _list_backbones(pattern: str | None) -> tuple[list[str], list[list[str]]]:
     import timm.models
 
-    from zoo.backbones import list_backbones
+    from zoo.backbones import list_backbones, timm_name
 
-    rows = [[n, timm.models.model_entrypoint(n).__module__.rsplit(".", 1)[-1]] for n in list_backbones(pattern)]
+    rows = [
+        [n, timm.models.model_entrypoint(timm_name(n)).__module__.rsplit(".", 1)[-1]] for n in list_backbones(pattern)
+    ]
     return ["backbone", "timm family"], rows
 
 

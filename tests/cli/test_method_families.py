@@ -13,15 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import tiny_backbone_settings
 from zoo import list_methods
 from zoo.cli import main
 from zoo.methods import get_method_class
-from zoo.recipes import dump_recipe, recipe_from_dict
+from zoo.recipes import apply_overrides, dump_recipe, recipe_from_dict
 from zoo.train import train
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "recipes" / "quickstart.toml"
 TINY = {
-    "backbone": {"name": "test_resnet", "image_size": 28, "small_stem": False},
+    "backbone": {"image_size": 28},  # name and stem: tiny_backbone_settings
     "data": {"fraction": 0.04},
     "schedule": {"epochs": 1, "batch_size": 50, "warmup_epochs": 0.5, "log_every": 4},
     "optim": {"lr": 0.05},  # quickstart's 0.3 suits mi-binary; VICReg's loss (weights 25/25/1) diverges with it
@@ -40,20 +41,22 @@ def _first_of_each_family() -> set[str]:
 THROUGH_CLI = _first_of_each_family()
 
 
-def _base_recipe(out_dir: Path) -> dict:
-    """quickstart.toml, tiny, without mi-binary's hyper-parameters or augmentation preset."""
+def _base_recipe(out_dir: Path, method: str) -> dict:
+    """quickstart.toml, tiny, without mi-binary's hyper-parameters or augmentation preset, on the tiny backbone
+    `method` needs."""
     raw = tomllib.loads(QUICKSTART.read_text())
     raw["method"] = {"name": raw["method"]["name"]}
     raw["augment"] = {}
     for section, values in TINY.items():
         raw[section].update(values)
+    apply_overrides(raw, tiny_backbone_settings(method))
     raw["run"]["out_dir"] = str(out_dir)
     return raw
 
 
 @pytest.mark.parametrize("method", list_methods())
 def test_every_method_trains_with_its_defaults(method: str, tmp_path: Path) -> None:
-    raw = _base_recipe(tmp_path)
+    raw = _base_recipe(tmp_path, method)
     if method in THROUGH_CLI:
         base = tmp_path / "base.toml"
         base.write_text(dump_recipe(recipe_from_dict(raw)))

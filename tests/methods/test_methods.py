@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import zoo
-from tests.conftest import TINY_BACKBONE
+from tests.conftest import TINY_BACKBONE, tiny_backbone
 from zoo.methods import get_method_class
 
 METHODS = zoo.list_methods()
@@ -26,7 +26,7 @@ def _loss(method: zoo.Method, views: list[torch.Tensor], labels: torch.Tensor) -
 
 @pytest.mark.parametrize("name", METHODS)
 def test_loss_is_finite_and_reaches_every_trainable_parameter(name: str) -> None:
-    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    method = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32)
     views, labels = _views(method)
     loss = _loss(method, views, labels)
     assert loss.ndim == 0 and torch.isfinite(loss)
@@ -39,9 +39,11 @@ def test_loss_is_finite_and_reaches_every_trainable_parameter(name: str) -> None
 
 @pytest.mark.parametrize("name", METHODS)
 def test_momentum_targets_change_only_in_step_end(name: str) -> None:
-    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
-    # weight-normalised prototypes (SwAV, DINO) keep their norm fixed at 1: frozen, but no momentum target
-    frozen = [p for n, p in method.named_parameters() if not p.requires_grad and not n.endswith("original0")]
+    method = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32)
+    # weight-normalised prototypes (SwAV, DINO) keep their norm fixed at 1, and MAE's sine-cosine positional
+    # embeddings are fixed tables: frozen, but no momentum target
+    fixed = ("original0", "pos_embed")
+    frozen = [p for n, p in method.named_parameters() if not p.requires_grad and not n.endswith(fixed)]
     if not method._momentum_pairs:
         assert not frozen, f"{name} has frozen parameters but no momentum target"
         return
@@ -78,7 +80,7 @@ def _first_epoch(method: zoo.Method, views: list[torch.Tensor], labels: torch.Te
 
 @pytest.mark.parametrize("name", METHODS)
 def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
-    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32, **SMOKE_OVERRIDES.get(name, {}))
+    method = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32, **SMOKE_OVERRIDES.get(name, {}))
     optimizer = torch.optim.AdamW(method.param_groups(), lr=1e-3, weight_decay=0.0)
     views, labels = _views(method, batch=16)
     _first_epoch(method, views, labels)
@@ -98,8 +100,8 @@ def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
 
 @pytest.mark.parametrize("name", METHODS)
 def test_state_dict_round_trips(name: str) -> None:
-    a = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
-    b = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    a = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32)
+    b = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32)
     buffer = io.BytesIO()
     torch.save(a.state_dict(), buffer)
     buffer.seek(0)
@@ -112,7 +114,7 @@ def test_state_dict_round_trips(name: str) -> None:
 def test_contract_metadata(name: str) -> None:
     cls = get_method_class(name)
     assert cls.name == name and cls.family and cls.paper and cls.default_augment in zoo.list_augments()
-    method = zoo.create_method(name, backbone=TINY_BACKBONE, image_size=32)
+    method = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32)
     assert method.hparams == cls.defaults
     features = method.embed(torch.randn(3, 3, 32, 32))
     assert features.shape == (3, method.num_features)

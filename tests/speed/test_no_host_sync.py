@@ -19,6 +19,7 @@ import torch
 from rich.console import Console
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from tests.conftest import tiny_backbone_settings
 from zoo.methods import list_methods
 from zoo.recipes import apply_overrides, recipe_from_dict
 from zoo.stop import StopRequests
@@ -27,8 +28,8 @@ from zoo.train import _Run
 QUICKSTART = Path(__file__).resolve().parents[2] / "recipes" / "quickstart.toml"
 _SYNCING = {"_local_scalar_dense", "nonzero", "masked_select", "_unique2", "unique_dim", "unique_consecutive"}
 SETS = [
-    "backbone.name=test_resnet", "backbone.image_size=28", "backbone.small_stem=false", "data.fraction=0.02",
-    "schedule.batch_size=16", "schedule.epochs=2", "eval.linear_epochs=0",
+    "backbone.image_size=28", "data.fraction=0.02", "schedule.batch_size=16", "schedule.epochs=2",
+    "eval.linear_epochs=0",
 ]  # fmt: skip
 
 
@@ -79,7 +80,7 @@ def no_host_sync(device: torch.device) -> Iterator[None]:
 def _run(method: str, device: str) -> _Run:
     raw = tomllib.loads(QUICKSTART.read_text())
     raw["method"] = {"name": method}  # the method's published defaults
-    apply_overrides(raw, [*SETS, f"run.device={device}"])
+    apply_overrides(raw, [*SETS, *tiny_backbone_settings(method), f"run.device={device}"])
     return _Run(recipe_from_dict(raw), Console(quiet=True), StopRequests())
 
 

@@ -180,6 +180,22 @@ _TABLE: dict[str, AugmentPreset] = {
         solarize_p=(0.1,),
         **_SOLO,
     ),
+    "solo-reconstruction": AugmentPreset(
+        description="solo-learn CIFAR reconstruction: crop 0.08-1 and flip only, no colour, blur or solarize (MAE)",
+        source="solo-learn scripts/pretrain/cifar/augmentations/reconstruction.yaml",
+        jitter_p=0.0,
+        gray_p=0.0,
+        **_SOLO,
+    ),
+    "msn": AugmentPreset(
+        description="MSN: crop 0.3-1 (focal 0.05-0.3), jitter 0.4/0.4/0.4/0.1 p 0.8, grey 0.2, blur p 0.5 from 96 px",
+        source="Assran et al. 2022, Masked Siamese Networks: the official src/data_manager.py (make_transforms) with "
+        "configs/pretrain/msn_vits16.yaml (color_jitter_strength 0.5); blur dropped below 96 px as SimCLR on CIFAR-10",
+        crop_scale=(0.3, 1.0),
+        local_crop_scale=(0.05, 0.3),
+        blur_p=(0.5,),
+        local_blur_p=0.5,
+    ),
 }
 
 PRESETS: Registry[AugmentPreset] = Registry("augmentation preset")

@@ -17,7 +17,7 @@ from lightly.utils.scheduler import cosine_schedule
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from zoo.backbones import create_backbone
+from zoo.backbones import create_backbone, is_vit
 from zoo.errors import UnknownNameError, ZooError
 from zoo.registry import did_you_mean
 
@@ -35,6 +35,7 @@ class Method(nn.Module):
     defaults: ClassVar[dict[str, Any]] = {}  # hyper-parameters and their published defaults
     positive: ClassVar[tuple[str, ...]] = ()  # hyper-parameters that must be > 0 (temperatures), checked at load
     requires_labels: ClassVar[bool] = False  # supervised methods receive the batch's labels in `loss`
+    requires_vit: ClassVar[bool] = False  # masked-token methods (MAE, MSN) need one of timm's Vision Transformers
     n_views: ClassVar[int] = 2  # global views the method expects per image
     n_local_views: ClassVar[int] = 0  # extra small multi-crop views (SwAV, DINO), after the global ones
     local_view_ratio: ClassVar[float] = 0.5  # local view size as a fraction of the global image size
@@ -53,6 +54,11 @@ class Method(nn.Module):
     ) -> None:
         super().__init__()
         self.hparams: dict[str, Any] = resolve_hparams(type(self), hparams)
+        if self.requires_vit and not is_vit(backbone):
+            raise ZooError(
+                f"method {self.name!r} needs a Vision Transformer backbone, got {backbone!r}: use vit_tiny, "
+                "vit_small or another of timm's vision_transformer models (zoo list backbones 'vit_*')"
+            )
         self.backbone_name = backbone
         self.image_size = image_size
         self.backbone, self.num_features = create_backbone(
@@ -66,7 +72,8 @@ class Method(nn.Module):
 
     # --- the contract -------------------------------------------------------------------------------------
     def loss(self, views: Sequence[Tensor], labels: Tensor | None = None) -> Tensor:
-        """The SSL loss of a batch given as >= 2 augmented views (same images, same order)."""
+        """The SSL loss of a batch given as `view_sizes()` augmented views (same images, same order): two or more,
+        or one for a method that sets `n_views = 1` (MAE reconstructs its single view)."""
         raise NotImplementedError
 
     def embed(self, images: Tensor) -> Tensor:
