@@ -28,6 +28,17 @@ def test_shipped_recipe_names_state_the_facts() -> None:
             assert path.stem.startswith(method + "_" + recipe.data.dataset.replace("-", "_")), path.name
 
 
+@pytest.mark.parametrize("dataset", ["cifar10", "fashion_mnist_small"])
+def test_the_shipped_suites_hold_every_recipe_of_their_dataset(dataset: str) -> None:
+    suites = RECIPES[0].parent / "suites"
+    suite = "cifar10_methods" if dataset == "cifar10" else dataset
+    listed = {
+        (suites / run["recipe"]).resolve() for run in tomllib.loads((suites / f"{suite}.toml").read_text())["run"]
+    }
+    shipped = {p.resolve() for p in RECIPES if f"_{dataset}" in p.stem}
+    assert shipped <= listed, sorted(p.name for p in shipped - listed)
+
+
 def test_every_lars_recipe_states_its_trust_coefficient_and_clipping() -> None:
     """LARS's eta and clip_lr change the step ~5x: a recipe never leaves them to a default."""
     for path in RECIPES:
