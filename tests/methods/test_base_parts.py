@@ -7,7 +7,7 @@ from lightly.loss import NTXentLoss
 from torch import nn
 
 import zoo
-from tests.conftest import TINY_BACKBONE
+from tests.conftest import TINY_BACKBONE, tiny_backbone
 from zoo.methods.base import Float32Loss, unit_prototypes
 
 
@@ -45,7 +45,7 @@ def test_float32_loss_casts_lists_and_keywords_and_keeps_state() -> None:
 
 def test_every_method_loss_is_float32_under_autocast() -> None:
     for name in zoo.list_methods():
-        method = zoo.create_method(name, backbone=TINY_BACKBONE)
+        method = zoo.create_method(name, backbone=tiny_backbone(name))
         views = [torch.randn(8, 3, s, s) for s in method.view_sizes()]
         labels = torch.arange(8) % 4 if method.requires_labels else None
         with torch.autocast("cpu", dtype=torch.bfloat16):

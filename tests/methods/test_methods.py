@@ -63,6 +63,7 @@ def test_momentum_targets_change_only_in_step_end(name: str) -> None:
 SMOKE_OVERRIDES: dict[str, dict[str, object]] = {
     "dino": {"warmup_teacher_temperature_steps": 30 * 195},
     "deepclusterv2": {"num_prototypes": [4, 4, 4]},
+    "mae": {"decoder_embed_dim": 64, "decoder_depth": 2, "decoder_num_heads": 4},  # the published decoder: 40 s
 }
 
 
