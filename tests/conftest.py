@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
+from torch import nn
 
 TINY_BACKBONE = "test_resnet"  # timm's 0.4 M-parameter ResNet made for tests
 TINY_VIT = "test_vit"  # timm's 0.26 M-parameter ViT made for tests (4 px patches at 28-32 px)
+
+
+def reload_state(source: nn.Module, target: nn.Module) -> None:
+    """Load `source`'s state dict into `target` through bytes (`torch.save`, then `torch.load(weights_only=True)`), as
+    a checkpoint travels: what a resumed run would see."""
+    buffer = io.BytesIO()
+    torch.save(source.state_dict(), buffer)
+    buffer.seek(0)
+    target.load_state_dict(torch.load(buffer, weights_only=True))
 
 
 def tiny_backbone(method: str) -> str:

@@ -3,7 +3,6 @@ host sync in the step, and the trainer's epoch hook."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 import zoo
-from tests.conftest import TINY_BACKBONE
+from tests.conftest import TINY_BACKBONE, reload_state
 from tests.speed.test_no_host_sync import no_host_sync
 from zoo.methods.deepclusterv2 import DeepClusterV2Loss, spherical_kmeans
 from zoo.train import train
@@ -157,11 +156,8 @@ def test_resume_inside_an_epoch_does_not_cluster_again() -> None:
     a = _method()
     _epoch(a, 0)
     _epoch(a, 1, steps=1)
-    buffer = io.BytesIO()
-    torch.save(a.state_dict(), buffer)
-    buffer.seek(0)
     b = _method()
-    b.load_state_dict(torch.load(buffer, weights_only=True))
+    reload_state(a, b)
     for name in ("bank", "bank_index", "assignments"):
         assert torch.equal(getattr(a, name), getattr(b, name)), name
     b.epoch_start(1, PLAN)  # the trainer calls it again on resume

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
 from lightly.loss import DINOLoss
 
 import zoo
-from tests.conftest import TINY_BACKBONE
+from tests.conftest import TINY_BACKBONE, reload_state
 
 SMALL = {"proj_hidden_dim": 64, "proj_output_dim": 16, "num_prototypes": 32}
-
-
-def _round_trip(a: zoo.Method, b: zoo.Method) -> None:
-    buffer = io.BytesIO()
-    torch.save(a.state_dict(), buffer)
-    buffer.seek(0)
-    b.load_state_dict(torch.load(buffer, weights_only=True))
 
 
 def _reference_loss(method: zoo.Method, views: list[torch.Tensor]) -> tuple[torch.Tensor, DINOLoss]:
@@ -66,7 +57,7 @@ def test_teacher_temperature_warms_up_linearly_and_resumes() -> None:
         method.step_end(0.0)
     assert temperatures == pytest.approx([0.04, 0.0475, 0.055, 0.0625, 0.07, 0.07])
     resumed = zoo.create_method("dino", backbone=TINY_BACKBONE, warmup_teacher_temperature_steps=4, **SMALL)
-    _round_trip(method, resumed)
+    reload_state(method, resumed)
     assert int(resumed.steps_done) == 6 and resumed.teacher_temperature() == pytest.approx(0.07)
 
 

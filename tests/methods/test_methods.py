@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
 
 import zoo
-from tests.conftest import TINY_BACKBONE, tiny_backbone
+from tests.conftest import TINY_BACKBONE, reload_state, tiny_backbone
 from zoo.methods import get_method_class
 
 METHODS = zoo.list_methods()
@@ -103,10 +101,7 @@ def test_loss_decreases_on_a_fixed_batch(name: str) -> None:
 def test_state_dict_round_trips(name: str) -> None:
     a = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32)
     b = zoo.create_method(name, backbone=tiny_backbone(name), image_size=32)
-    buffer = io.BytesIO()
-    torch.save(a.state_dict(), buffer)
-    buffer.seek(0)
-    b.load_state_dict(torch.load(buffer, weights_only=True))
+    reload_state(a, b)
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(va, vb)
 

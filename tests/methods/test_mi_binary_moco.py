@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
 import torch
 
 import zoo
-from tests.conftest import TINY_BACKBONE
+from tests.conftest import TINY_BACKBONE, reload_state
 from zoo.methods.mi_binary_moco import MIBinaryQueueLoss
 
 SMALL = {"proj_hidden_dim": 64, "proj_output_dim": 32}
@@ -116,11 +115,8 @@ def test_no_queue_update_without_gradients(views32: list[torch.Tensor]) -> None:
 def test_queues_are_in_the_state_dict(views32: list[torch.Tensor]) -> None:
     a = zoo.create_method("mi-binary-moco", backbone=TINY_BACKBONE, queue_size=24, **SMALL)
     a.loss(views32)
-    buffer = io.BytesIO()
-    torch.save(a.state_dict(), buffer)
-    buffer.seek(0)
     b = zoo.create_method("mi-binary-moco", backbone=TINY_BACKBONE, queue_size=24, **SMALL)
-    b.load_state_dict(torch.load(buffer, weights_only=True))
+    reload_state(a, b)
     for qa, qb in zip(a.queues, b.queues, strict=True):
         assert torch.equal(qa.bank, qb.bank) and qb.host_ptr == 8
 

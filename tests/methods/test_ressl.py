@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 
 import torch
@@ -10,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import zoo
-from tests.conftest import TINY_BACKBONE
+from tests.conftest import TINY_BACKBONE, reload_state
 from zoo.methods.ressl import ReSSLLoss
 
 SMALL = {"proj_hidden_dim": 64, "proj_output_dim": 32}
@@ -78,11 +77,8 @@ def test_queue_rolls_and_only_training_enqueues(views32: list) -> None:
 def test_queue_is_in_the_state_dict(views32: list) -> None:
     a = zoo.create_method("ressl", backbone=TINY_BACKBONE, queue_size=24, **SMALL)
     a.loss(views32)
-    buffer = io.BytesIO()
-    torch.save(a.state_dict(), buffer)
-    buffer.seek(0)
     b = zoo.create_method("ressl", backbone=TINY_BACKBONE, queue_size=24, **SMALL)
-    b.load_state_dict(torch.load(buffer, weights_only=True))
+    reload_state(a, b)
     assert torch.equal(a.queue.bank, b.queue.bank) and b.queue.host_ptr == 8
 
 

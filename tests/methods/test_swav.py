@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
 import torch
 import torch.nn.functional as F
 from lightly.loss import SwaVLoss
 
 import zoo
-from tests.conftest import TINY_BACKBONE
+from tests.conftest import TINY_BACKBONE, reload_state
 
 SMALL = {"proj_hidden_dim": 64, "proj_output_dim": 16, "num_prototypes": 32}
 
 
 def _scores(method: zoo.Method, views: list[torch.Tensor]) -> list[torch.Tensor]:
     return [method.prototypes(F.normalize(method.projector(method.backbone(v)), dim=1)) for v in views]
-
-
-def _round_trip(a: zoo.Method, b: zoo.Method) -> None:
-    buffer = io.BytesIO()
-    torch.save(a.state_dict(), buffer)
-    buffer.seek(0)
-    b.load_state_dict(torch.load(buffer, weights_only=True))
 
 
 def test_defaults_follow_solo_learn_cifar() -> None:
@@ -76,7 +67,7 @@ def test_step_counter_survives_a_checkpoint(views32: list[torch.Tensor]) -> None
     for _ in range(2):
         a.step_end(0.0)
     b = zoo.create_method("swav", backbone=TINY_BACKBONE, freeze_prototypes_steps=2, **SMALL)
-    _round_trip(a, b)
+    reload_state(a, b)
     assert int(b.steps_done) == 2
     b.loss(views32).backward()
     assert b.prototypes.parametrizations.weight.original1.grad.any(), "resumed run froze the prototypes again"
@@ -101,7 +92,7 @@ def test_queue_fills_and_rolls_and_is_checkpointed() -> None:
         method.loss(batches[3])  # the oldest batch is replaced
         assert int(queue.bank_ptr) == 8 and not torch.equal(queue.bank[:8], first)
     b = zoo.create_method("swav", backbone=TINY_BACKBONE, queue_size=20, queue_start_steps=100, **SMALL)
-    _round_trip(method, b)
+    reload_state(method, b)
     assert torch.equal(b.queues[1].bank, method.queues[1].bank) and int(b.queues[1].bank_ptr) == 8
 
 
